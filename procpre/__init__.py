@@ -1,0 +1,3 @@
+"""procpre: procedural pretraining on the Hugging Face stack."""
+
+__version__ = "0.1.0"
