@@ -39,8 +39,9 @@ class Param:
             return "one of " + ", ".join(map(str, self.choices))
         if self.kind is bool:
             return "true or false"
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
+        fmt = "{:,}" if self.kind is int else "{:g}"
+        lo = "-inf" if self.low is None else fmt.format(self.low)
+        hi = "inf" if self.high is None else fmt.format(self.high)
         return f"{self.kind.__name__} in [{lo}, {hi}]"
 
     def coerce(self, task: str, value: Any) -> Any:

@@ -32,7 +32,7 @@ SCORE_END = Param(
 class SequenceTask(Task):
     """`prompt parts joined by SEP, SEP, answer`: subclasses say how long the parts are and what the answer is."""
 
-    PARAMS: ClassVar[tuple[Param, ...]] = (SEQ_LENGTH, VOCAB_SIZE, SCORE_END)
+    PARAMS: ClassVar[tuple[Param, ...]] = (SEQ_LENGTH, VOCAB_SIZE)
     #: whether the prompt and answer are separated by SEP (ww has no separator)
     separated: ClassVar[bool] = True
     #: whether the answer can be shorter than its slot (then it is padded)
@@ -99,7 +99,7 @@ class SequenceTask(Task):
         """Score predicting each real answer token (and the end marker with score_end)."""
         offsets = np.arange(self.answer_length)[None, :]
         scored = offsets < count[:, None]
-        if self.score_end:
+        if self.params.get("score_end", False):
             scored |= offsets == count[:, None]
         mask = np.zeros((len(count), self.length), dtype=bool)
         mask[:, self.answer_start - 1 : self.length - 1] = scored
@@ -186,6 +186,7 @@ class Set(SequenceTask):
     name = "set"
     description = "the distinct input tokens in first-occurrence order, padded"
     padded_answer = True
+    PARAMS = (SEQ_LENGTH, VOCAB_SIZE, SCORE_END)
 
     def answer(self, parts):
         (x,) = parts
@@ -202,6 +203,7 @@ class Union(SequenceTask):
     name = "union"
     description = "distinct tokens of a then b (halves of L), padded"
     padded_answer = True
+    PARAMS = (SEQ_LENGTH, VOCAB_SIZE, SCORE_END)
 
     def _check(self) -> None:
         if self.seq_length % 2 or self.seq_length < 2:
@@ -225,6 +227,7 @@ class Delete(SequenceTask):
     name = "delete"
     description = "the input with the first occurrence of d removed, padded"
     padded_answer = True
+    PARAMS = (SEQ_LENGTH, VOCAB_SIZE, SCORE_END)
 
     def prompt_lengths(self) -> tuple[int, ...]:
         return (self.seq_length, 1)

@@ -1,0 +1,69 @@
+"""Publishing to the Hugging Face Hub: folders pushed as they are, with retries; the local copy is never touched."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PushError(RuntimeError):
+    """An upload failed after its retries; the local files are intact."""
+
+
+def with_retries(action: Callable[[], T], what: str, attempts: int = 3, wait: float = 2.0) -> T:
+    """Run `action`, retrying network failures with exponential back-off, then raise PushError."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except (HfHubHTTPError, OSError) as err:  # requests/httpx connection errors are OSErrors
+            if attempt == attempts:
+                raise PushError(f"{what} failed after {attempts} attempts: {err}") from err
+            log.warning("%s failed (attempt %d/%d): %s; retrying", what, attempt, attempts, err)
+            time.sleep(wait * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def push_folder(
+    folder: str | os.PathLike[str],
+    repo_id: str,
+    repo_type: str = "model",
+    revision: str | None = None,
+    private: bool = False,
+    commit_message: str | None = None,
+    token: str | None = None,
+) -> str:
+    """Upload `folder` to `repo_id` (creating the repo, and the branch `revision` if needed); return its URL."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PushError(f"nothing to push: {folder} is not a folder")
+    api = HfApi(token=token)
+    with_retries(
+        lambda: api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True), f"creating {repo_id}"
+    )
+    if revision and revision != "main":
+        with_retries(
+            lambda: api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True),
+            f"creating branch {revision} of {repo_id}",
+        )
+    info = with_retries(
+        lambda: api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type=repo_type,
+            revision=revision,
+            commit_message=commit_message or f"Upload {folder.name} with procpre",
+            ignore_patterns=[".*", "**/.*"],
+        ),
+        f"uploading {folder} to {repo_id}",
+    )
+    return str(getattr(info, "commit_url", None) or repo_id)
