@@ -67,3 +67,36 @@ def push_folder(
         f"uploading {folder} to {repo_id}",
     )
     return str(getattr(info, "commit_url", None) or repo_id)
+
+
+def push_run(save_dir: str | os.PathLike[str], repo_id: str, private: bool = False, token: str | None = None) -> str:
+    """Latest checkpoint -> the repo's main branch; earlier ones -> branches `step-<N>` (optimizer state stays local)."""
+    from procpre.checkpoint import list_checkpoints
+
+    checkpoints = list_checkpoints(save_dir)
+    if not checkpoints:
+        raise PushError(f"no checkpoint-<step> folders in {save_dir} to push")
+    for ckpt in checkpoints[:-1]:
+        step = ckpt.name.split("-")[1]
+        push_checkpoint(ckpt, repo_id, revision=f"step-{step}", private=private, token=token)
+    return push_checkpoint(checkpoints[-1], repo_id, private=private, token=token)
+
+
+def push_checkpoint(
+    checkpoint: str | os.PathLike[str], repo_id: str, revision: str | None = None, private: bool = False,
+    token: str | None = None,
+) -> str:
+    """One checkpoint folder without its optimiser state (`training_state/`)."""
+    folder = Path(checkpoint)
+    api = HfApi(token=token)
+    with_retries(lambda: api.create_repo(repo_id, private=private, exist_ok=True), f"creating {repo_id}")
+    if revision:
+        with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True), f"creating branch {revision}")
+    info = with_retries(
+        lambda: api.upload_folder(
+            folder_path=str(folder), repo_id=repo_id, revision=revision,
+            commit_message=f"procpre {folder.name}", ignore_patterns=["training_state/*", ".*"],
+        ),
+        f"uploading {folder} to {repo_id}",
+    )
+    return str(getattr(info, "commit_url", None) or repo_id)

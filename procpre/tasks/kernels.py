@@ -148,28 +148,45 @@ def stack_verify(ids: np.ndarray, steps: int, vocab: int, pad: int) -> np.ndarra
 # -- Dyck languages ---------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
-def dyck_samples(raw: np.ndarray, k: int, threshold: int) -> np.ndarray:
-    """Balanced k-Dyck words of length L from raw 64-bit draws [n, L].
+@numba.njit(cache=True, nogil=True, inline="always")
+def _dyck_token(w: int, depth: int, remaining: int, k: int, threshold: int, scale: float, stack: np.ndarray):
+    """One Dyck token from a uniform 32-bit draw `w`: (token, new depth).
 
-    Per token the low 32 bits decide open (< `threshold` = p_open * 2**32) and the
-    high 32 bits pick the type, `(high * k) >> 32`. Branch-free: the choice is random.
+    Open when the stack is empty, or with probability p_open (`w < threshold`) while
+    `depth < remaining - 1`; otherwise close the top (parity makes "only closes fit"
+    the same as `depth >= remaining - 1`). A forced open takes its type from all 32
+    bits; a chosen open from `w` given `w < threshold`, i.e. `floor(w * k / threshold)`.
     """
-    n, length = raw.shape
+    opening = (depth == 0) | ((depth < remaining - 1) & (w < threshold))
+    forced = (w * k) >> 32
+    chosen = min(np.int64(w * scale), k - 1)
+    kind = forced if depth == 0 else chosen
+    top = stack[depth]
+    stack[depth + 1] = kind  # harmless above the top when closing
+    token = kind if opening else k + top
+    return token, depth + (1 if opening else -1)
+
+
+@numba.njit(cache=True, nogil=True)
+def dyck_samples(raw: np.ndarray, length: int, k: int, threshold: int) -> np.ndarray:
+    """Balanced k-Dyck words of even `length` from raw 64-bit draws [n, length // 2] (32 bits per token).
+
+    The low half of `raw[i, j]` drives token `2j`, the high half token `2j+1`
+    (independent of byte order); `threshold = round(p_open * 2**32)`.
+    """
+    n = raw.shape[0]
     ids = np.empty((n, length), dtype=np.int32)
     stack = np.zeros(length + 2, dtype=np.int64)  # stack[1..depth]; stack[0] is a dummy top
+    scale = k / threshold
+    low = np.uint64(0xFFFFFFFF)
     for i in range(n):
         depth = 0
-        for j in range(length):
+        for j in range(length // 2):
             x = raw[i, j]
-            kind = np.int64(((x >> np.uint64(32)) * np.uint64(k)) >> np.uint64(32))
-            coin = np.int64(x & np.uint64(0xFFFFFFFF))
-            # depth == 0 -> open; depth < remaining - 1 -> open with p_open; else close (parity keeps it exact)
-            opening = (depth == 0) | ((depth < length - j - 1) & (coin < threshold))
-            top = stack[depth]
-            stack[depth + 1] = kind
-            ids[i, j] = kind if opening else k + top
-            depth += 1 if opening else -1
+            token, depth = _dyck_token(np.int64(x & low), depth, length - 2 * j, k, threshold, scale, stack)
+            ids[i, 2 * j] = token
+            token, depth = _dyck_token(np.int64(x >> np.uint64(32)), depth, length - 2 * j - 1, k, threshold, scale, stack)
+            ids[i, 2 * j + 1] = token
     return ids
 
 

@@ -1,0 +1,99 @@
+"""Checkpoint directories: Hub-ready (`from_pretrained`-able) and resumable, written atomically.
+
+    save_dir/checkpoint-<step>/
+        model.safetensors, config.json   the model (save_pretrained)
+        README.md                        model card (model_cards/model_card.md.j2)
+        procpre_run.json                 task + params, recipe, seed, step, tokens seen, metrics, versions
+        training_state/                  optimiser, scheduler, RNG (accelerate save_state)
+        trainer_state.json               loop position: step, early-stopping and curriculum state
+
+A checkpoint is assembled in `.checkpoint-<step>.tmp` and renamed into place, so a
+directory named `checkpoint-<step>` is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import accelerate
+import datasets
+import huggingface_hub
+import torch
+import transformers
+
+from procpre import __version__
+from procpre.cards import render_model_card
+
+RUN_META = "procpre_run.json"
+TRAINER_STATE = "trainer_state.json"
+TRAINING_STATE = "training_state"
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+class CheckpointError(FileNotFoundError):
+    """No usable checkpoint where one was expected; the message says where we looked."""
+
+
+def versions() -> dict[str, str]:
+    return {
+        "procpre": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "datasets": datasets.__version__,
+        "huggingface_hub": huggingface_hub.__version__,
+    }
+
+
+def list_checkpoints(save_dir: str | os.PathLike[str]) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(save_dir)
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(save_dir: str | os.PathLike[str]) -> Path | None:
+    found = list_checkpoints(save_dir)
+    return found[-1] if found else None
+
+
+def staging_dir(save_dir: str | os.PathLike[str], step: int) -> Path:
+    return Path(save_dir) / f".checkpoint-{step}.tmp"
+
+
+def write_model_files(staging: Path, model: torch.nn.Module, meta: dict[str, Any], trainer_state: dict[str, Any]) -> None:
+    """The Hub-facing part (weights, config, card, metadata) and the loop position."""
+    model.save_pretrained(staging, safe_serialization=True)
+    (staging / RUN_META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    (staging / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2) + "\n")
+    (staging / "README.md").write_text(render_model_card(meta))
+
+
+def publish(staging: Path, save_dir: str | os.PathLike[str], step: int, keep: int | None) -> Path:
+    """Rename the finished staging folder into place, then prune beyond `keep` checkpoints."""
+    final = Path(save_dir) / f"checkpoint-{step}"
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    if keep is not None:
+        for old in list_checkpoints(save_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_run_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    meta_path = Path(path) / RUN_META
+    if not meta_path.is_file():
+        raise CheckpointError(f"{path} is not a procpre checkpoint (no {RUN_META})")
+    return json.loads(meta_path.read_text())
+
+
+def read_trainer_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return json.loads((Path(path) / TRAINER_STATE).read_text())

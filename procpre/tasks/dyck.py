@@ -1,0 +1,142 @@
+"""Formal languages: k-Dyck (nested brackets) and k-Dyck shuffle (each type balanced, pairs may cross).
+
+Tokens: `0..k-1` open a bracket of type `t`, `k..2k-1` close it, `PAD = 2k`
+(never generated; it keeps the layout of the published release), vocabulary
+`2k+1`. These are plain language-modelling tasks: every position is scored
+except the last, which has no next token.
+
+>>> import numpy as np
+>>> from procpre.tasks import get_task
+>>> task = get_task("dyck", k=2, seq_length=8)
+>>> task.decode(task.sample(np.random.default_rng(0), 1).input_ids[0])
+'( ( [ ] ) ) [ ]'
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from procpre.tasks.base import Param, Task, TaskError
+from procpre.tasks.kernels import dyck_samples, dyck_shuffle_samples, dyck_shuffle_verify, dyck_verify
+from procpre.tasks.registry import register
+
+K = Param("k", 64, "number of bracket types (open 0..k-1, close k..2k-1, PAD=2k)", low=1, high=2**20)
+P_OPEN = Param("p_open", 0.5, "probability of opening when both opening and closing are allowed", low=0.0, high=1.0)
+OPENS = "([{<"
+CLOSES = ")]}>"
+
+
+class DyckTask(Task):
+    """Shared layout, loss mask and decoding of the bracket languages."""
+
+    kind = "language"
+    #: long sequences: 256 x 2048 tokens per block keeps a block a few MiB
+    block_size = 256
+
+    def _check(self) -> None:
+        if not 0.0 < self.p_open < 1.0:
+            raise TaskError(f"{self.name}: parameter 'p_open' must be in the open interval (0, 1), got {self.p_open}")
+
+    @property
+    def pad_id(self) -> int:
+        return 2 * self.k
+
+    @property
+    def vocab_size(self) -> int:
+        return 2 * self.k + 1
+
+    @property
+    def length(self) -> int:
+        return self.seq_length
+
+    @property
+    def threshold(self) -> int:
+        """p_open on the 32-bit scale the kernels compare against."""
+        return int(round(self.p_open * 2**32))
+
+    def raw_draws(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """One 64-bit draw per token: the kernels split it into a coin and a type."""
+        return rng.integers(0, 2**64, size=(n, self.seq_length), dtype=np.uint64)
+
+    def loss_mask(self, n: int) -> np.ndarray:
+        mask = np.ones((n, self.length), dtype=bool)
+        mask[:, -1] = False
+        return mask
+
+    def _checked_rows(self, input_ids: np.ndarray) -> np.ndarray | None:
+        input_ids = np.asarray(input_ids)
+        if input_ids.ndim != 2 or input_ids.shape[1] != self.length:
+            return None
+        return input_ids.astype(np.int64)
+
+    def decode_token(self, token: int) -> str:
+        k = self.k
+        if 0 <= token < k:
+            return OPENS[token] if token < len(OPENS) else f"({token}"
+        if k <= token < 2 * k:
+            kind = token - k
+            return CLOSES[kind] if kind < len(CLOSES) else f"{kind})"
+        if token == self.pad_id:
+            return "PAD"
+        return f"<{token}?>"
+
+
+@register
+class Dyck(DyckTask):
+    """Balanced, properly nested brackets of `k` types, exactly `seq_length` tokens.
+
+    Left to right: empty stack -> open a random type; when the remaining length only
+    fits the closes -> close; otherwise open with probability `p_open` else close the top.
+    Example (k=2, L=8): `( ( [ ] ) ) [ ]`, every next token scored.
+    """
+
+    name = "dyck"
+    description = "k-Dyck: balanced, properly nested brackets of k types"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        K,
+        Param("seq_length", 2048, "tokens per sample (even)", low=2, high=2**24),
+        P_OPEN,
+    )
+
+    def _check(self) -> None:
+        super()._check()
+        if self.seq_length % 2:
+            raise TaskError(f"dyck: parameter 'seq_length' must be even and >= 2, got {self.seq_length}")
+
+    def _generate(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        # 32 bits per token: half the draws of the shuffle variant, the cost that dominates here
+        raw = rng.integers(0, 2**64, size=(n, self.seq_length // 2), dtype=np.uint64)
+        return dyck_samples(raw, self.seq_length, self.k, self.threshold), self.loss_mask(n)
+
+    def verify(self, input_ids: np.ndarray) -> np.ndarray:
+        rows = self._checked_rows(input_ids)
+        return np.zeros(len(input_ids), bool) if rows is None else dyck_verify(rows, self.k)
+
+
+@register
+class DyckShuffle(DyckTask):
+    """Brackets of `k` types, each balanced on its own; pairs may cross and the tail may stay open.
+
+    Depth 0 -> open a random type; depth >= `max_depth` -> close a random open type;
+    otherwise open with probability `p_open` else close a random open type.
+    Example (k=2, L=8): `( [ ) ( ] [ ( )`.
+    """
+
+    name = "dyck_shuffle"
+    description = "k-Dyck shuffle: every type balanced on its own, pairs may cross"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        K,
+        Param("seq_length", 2048, "tokens per sample", low=1, high=2**24),
+        P_OPEN,
+        Param("max_depth", 16, "open brackets at which the next token must close one", low=1, high=2**24),
+    )
+
+    def _generate(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = dyck_shuffle_samples(self.raw_draws(rng, n), self.k, self.threshold, self.max_depth)
+        return ids, self.loss_mask(n)
+
+    def verify(self, input_ids: np.ndarray) -> np.ndarray:
+        rows = self._checked_rows(input_ids)
+        return np.zeros(len(input_ids), bool) if rows is None else dyck_shuffle_verify(rows, self.k)

@@ -1,0 +1,375 @@
+"""The one training loop (procedural pretraining and every downstream stage), on accelerate.
+
+Read it top to bottom: build task and model, then for each optimiser step
+generate this process's share of the step's samples straight from their
+addresses, accumulate a masked loss normalised by the scored tokens of the
+*whole* step (all micro-batches, all processes), clip, step, and now and then
+evaluate and checkpoint. Because the data of step `s` is a function of `s`, a
+resumed run needs no replay: it loads the optimiser/RNG state and continues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from procpre.checkpoint import (
+    TRAINING_STATE,
+    latest_checkpoint,
+    publish,
+    read_trainer_state,
+    staging_dir,
+    versions,
+    write_model_files,
+)
+from procpre.config import TrainConfig
+from procpre.data import generate_block
+from procpre.evaluation import EvalSums, evaluate_block
+from procpre.modeling import build_model, count_parameters, masked_token_losses
+from procpre.tasks.base import Block, Task
+
+
+@dataclass
+class LoopState:
+    """Where the loop is, beyond what accelerate saves (optimiser, scheduler, RNG)."""
+
+    step: int = 0
+    tokens_seen: int = 0
+    best_loss: float | None = None
+    evals_without_improvement: int = 0
+    curriculum_length: int | None = None
+    last_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    save_dir: Path
+    checkpoint: Path | None
+    state: LoopState
+    stopped: str  # "max_steps", "early_stopping", "interrupted"
+    history: list[dict[str, Any]]
+
+
+# -- data ------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _cached_block(task: Task, seed: int, split: str, block: int) -> Block:
+    return generate_block(task, seed, split, block)
+
+
+def samples(task: Task, seed: int, split: str, start: int, stop: int) -> Block:
+    """Samples `[start, stop)`, reusing recently generated blocks (a batch is usually a slice of one)."""
+    size = task.block_size
+    parts = []
+    for block in range(start // size, (stop - 1) // size + 1):
+        full = _cached_block(task, seed, split, block)
+        lo, hi = max(start, block * size) - block * size, min(stop, (block + 1) * size) - block * size
+        parts.append(full[lo:hi])
+    return parts[0] if len(parts) == 1 else Block.concatenate(parts)
+
+
+def micro_batch_range(config: TrainConfig, step: int, micro: int, rank: int, world: int) -> tuple[int, int]:
+    """Sample range of (step, micro-batch, rank): the global batch is laid out micro-major, then rank."""
+    per_step = config.batch_size * config.gradient_accumulation_steps * world
+    start = step * per_step + (micro * world + rank) * config.batch_size
+    return start, start + config.batch_size
+
+
+# -- schedule --------------------------------------------------------------------------
+def lr_lambda(config: TrainConfig):
+    """Linear warm-up, then constant / cosine / linear decay down to `min_lr_ratio`."""
+    warmup, total, floor = config.warmup_steps, config.max_steps, config.min_lr_ratio
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.lr_schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        shape = 0.5 * (1 + math.cos(math.pi * progress)) if config.lr_schedule == "cosine" else 1 - progress
+        return floor + (1 - floor) * shape
+
+    return factor
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, LayerNorms and embeddings-free 1-D params; frozen params left out."""
+    decay, no_decay = [], []
+    for _, param in model.named_parameters():
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = torch.cuda.is_available() and all(p.is_cuda for p in decay + no_decay)
+    return torch.optim.AdamW(
+        groups, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps,
+        **({"fused": True} if fused else {}),
+    )
+
+
+# -- the loop --------------------------------------------------------------------------
+class _StopFlag:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def train(
+    config: TrainConfig,
+    model: torch.nn.Module | None = None,
+    accelerator: Accelerator | None = None,
+    stage: str = "pretraining",
+    extra_meta: dict[str, Any] | None = None,
+    max_steps_this_call: int | None = None,
+) -> TrainResult:
+    """Train `model` (a fresh GPT-2 of `config.model_size` if None) on `config.task`; see the module doc.
+
+    `max_steps_this_call` stops early as if interrupted (tests of resume use it).
+    """
+    accelerator = accelerator or Accelerator(
+        mixed_precision=config.mixed_precision,
+        log_with=config.report_to or None,
+        project_dir=config.save_dir,
+    )
+    set_seed(config.seed)
+    save_dir = Path(config.save_dir)
+    full_task = config.build_task()
+    state = LoopState()
+    resume_from = latest_checkpoint(save_dir) if config.resume else None
+    if resume_from is not None:
+        state = LoopState(**read_trainer_state(resume_from))
+    if config.curriculum.enabled and state.curriculum_length is None:
+        state.curriculum_length = config.curriculum.start_length
+    task = _current_task(config, state)
+
+    if model is None:
+        model = build_model(config.model_size, full_task, config.dropout, n_positions=full_task.length)
+    if model.config.vocab_size < full_task.vocab_size or model.config.n_positions < full_task.length:
+        raise ValueError(
+            f"model (vocabulary {model.config.vocab_size}, {model.config.n_positions} positions) cannot hold task "
+            f"{full_task.name} (vocabulary {full_task.vocab_size}, length {full_task.length})"
+        )
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from / TRAINING_STATE))
+        accelerator.print(f"resumed from {resume_from} at step {state.step}")
+
+    if accelerator.is_main_process:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        accelerator.init_trackers(config.wandb_project or "procpre", config=_flat(config))
+    world, rank = accelerator.num_processes, accelerator.process_index
+    tokens_per_step = config.batch_size * config.gradient_accumulation_steps * world * task.length
+    meta_base = {
+        "stage": stage,
+        "config": config.as_dict(),
+        "num_parameters": count_parameters(accelerator.unwrap_model(model)),
+        "world_size": world,
+        "versions": versions(),
+        **(extra_meta or {}),
+    }
+    history: list[dict[str, Any]] = []
+    metrics_file = save_dir / "metrics.jsonl"
+    stopped = "max_steps"
+    last_saved = state.step if resume_from is not None else -1
+    bar = tqdm(total=config.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
+               desc=f"{stage} {task.name}", unit="step", mininterval=1.0, dynamic_ncols=True)
+    started, start_step = time.perf_counter(), state.step
+    calls_left = max_steps_this_call
+
+    with _StopFlag() as stop:
+        model.train()
+        while state.step < config.max_steps:
+            step_loss = _optimizer_step(config, model, optimizer, scheduler, accelerator, task, state.step, rank, world)
+            state.step += 1
+            state.tokens_seen += tokens_per_step
+            record: dict[str, Any] = {}
+            if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
+                elapsed = time.perf_counter() - started
+                rate = (state.step - start_step) * tokens_per_step / max(elapsed, 1e-9)
+                record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
+                bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
+            if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
+                metrics = _evaluate(config, accelerator, model, task)
+                state.last_metrics = metrics
+                record.update({f"val_{k}": v for k, v in metrics.items()})
+                task, improved = _after_eval(config, state, metrics)
+                if config.patience is not None and state.evals_without_improvement >= config.patience:
+                    stopped = "early_stopping"
+            if record:
+                record.update(step=state.step, tokens_seen=state.tokens_seen)
+                if task.params.get("seq_length") is not None and config.curriculum.enabled:
+                    record["curriculum_length"] = task.params["seq_length"]
+                history.append(record)
+                _log(accelerator, metrics_file, record)
+            bar.update(1)
+            interrupted = _any(accelerator, stop.requested)
+            if calls_left is not None:
+                calls_left -= 1
+                interrupted = interrupted or calls_left <= 0
+            due = state.step % config.save_every_steps == 0 or state.step == config.max_steps
+            if due or interrupted or stopped == "early_stopping":
+                _save(accelerator, model, config, state, save_dir, meta_base)
+                last_saved = state.step
+            if interrupted and state.step < config.max_steps:
+                stopped = "interrupted"
+                break
+            if stopped == "early_stopping":
+                break
+    bar.close()
+    if last_saved != state.step:
+        _save(accelerator, model, config, state, save_dir, meta_base)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    final = latest_checkpoint(save_dir)
+    if accelerator.is_main_process and final is not None:
+        accelerator.print(f"{stopped} at step {state.step}; checkpoint: {final}\n"
+                          f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})")
+        if config.push_to_hub and stopped != "interrupted":
+            from procpre.hub import push_run
+
+            push_run(save_dir, config.push_to_hub, private=config.hub_private)
+    return TrainResult(save_dir, final, state, stopped, history)
+
+
+def _current_task(config: TrainConfig, state: LoopState) -> Task:
+    if config.curriculum.enabled and state.curriculum_length is not None:
+        return config.build_task(seq_length=state.curriculum_length)
+    return config.build_task()
+
+
+def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step, rank, world) -> float:
+    """One optimiser step over all micro-batches; returns the step's mean loss per scored token."""
+    batches = []
+    for micro in range(config.gradient_accumulation_steps):
+        block = samples(task, config.seed, "train", *micro_batch_range(config, step, micro, rank, world))
+        batches.append(block)
+    local_scored = sum(int(b.loss_mask[:, :-1].sum()) for b in batches)
+    global_scored = _sum(accelerator, float(local_scored))
+    scale = world / max(global_scored, 1.0)  # DDP averages gradients over processes: undo that
+    loss_sum = 0.0
+    for micro, block in enumerate(batches):
+        ids = torch.from_numpy(block.input_ids).to(accelerator.device, dtype=torch.long)
+        mask = torch.from_numpy(block.loss_mask).to(accelerator.device)
+        last = micro == len(batches) - 1
+        context = accelerator.no_sync(model) if not last else contextlib.nullcontext()
+        with context, accelerator.autocast():
+            logits = model(input_ids=ids).logits
+            total = masked_token_losses(logits, ids, mask)
+            accelerator.backward(total * scale)
+        loss_sum += float(total.detach())
+    if config.grad_clip > 0:
+        accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return _sum(accelerator, loss_sum) / max(global_scored, 1.0)
+
+
+def _sum(accelerator: Accelerator, value: float) -> float:
+    if accelerator.num_processes == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=accelerator.device)
+    return float(accelerator.reduce(t, reduction="sum").item())
+
+
+def _any(accelerator: Accelerator, flag: bool) -> bool:
+    return _sum(accelerator, float(flag)) > 0
+
+
+def _evaluate(config: TrainConfig, accelerator: Accelerator, model: torch.nn.Module, task: Task) -> dict[str, float]:
+    """Validation split samples `[0, eval_samples)`, split across processes, sums reduced."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    per_rank = -(-config.eval_samples // world)
+    lo, hi = rank * per_rank, min(config.eval_samples, (rank + 1) * per_rank)
+    sums = EvalSums()
+    if hi > lo:
+        block = samples(task, config.seed, "validation", lo, hi)
+        with accelerator.autocast():
+            sums = evaluate_block(accelerator.unwrap_model(model), task, block, config.eval_batch_size,
+                                  accelerator.device)
+    if world > 1:
+        sums = EvalSums.from_tensor(accelerator.reduce(sums.as_tensor(accelerator.device), reduction="sum"))
+    return sums.metrics(task)
+
+
+def _after_eval(config: TrainConfig, state: LoopState, metrics: dict[str, float]) -> tuple[Task, bool]:
+    """Early-stopping bookkeeping and the length curriculum; returns the task to train on next."""
+    improved = state.best_loss is None or metrics["loss"] < state.best_loss - 1e-6
+    if improved:
+        state.best_loss = metrics["loss"]
+        state.evals_without_improvement = 0
+    else:
+        state.evals_without_improvement += 1
+    cur = config.curriculum
+    if cur.enabled and state.curriculum_length is not None:
+        full = int(config.task_params.get("seq_length", config.build_task().params["seq_length"]))
+        if metrics.get(cur.metric, 0.0) >= cur.threshold and state.curriculum_length < full:
+            state.curriculum_length = min(full, state.curriculum_length + cur.step)
+            state.best_loss, state.evals_without_improvement = None, 0
+    return _current_task(config, state), improved
+
+
+def _log(accelerator: Accelerator, path: Path, record: dict[str, Any]) -> None:
+    if not accelerator.is_main_process:
+        return
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    accelerator.log({k: v for k, v in record.items() if k != "step"}, step=record["step"])
+
+
+def _save(accelerator, model, config: TrainConfig, state: LoopState, save_dir: Path, meta_base: dict) -> None:
+    """Collective: every process writes its training state; the main one writes the model and renames."""
+    staging = staging_dir(save_dir, state.step)
+    if accelerator.is_main_process:
+        staging.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging / TRAINING_STATE))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        task = _current_task(config, state)
+        meta = {**meta_base, "task": task.config_dict(), "step": state.step, "tokens_seen": state.tokens_seen,
+                "metrics": state.last_metrics}
+        write_model_files(staging, accelerator.unwrap_model(model), meta, asdict(state))
+        publish(staging, save_dir, state.step, config.save_total_limit)
+    accelerator.wait_for_everyone()
+
+
+def _flat(config: TrainConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.as_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{key}_{k}": v for k, v in value.items()})
+        elif isinstance(value, list):
+            out[key] = ",".join(map(str, value))
+        else:
+            out[key] = value
+    return {k: v for k, v in out.items() if isinstance(v, (int, float, str, bool))}
