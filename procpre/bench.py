@@ -67,4 +67,91 @@ def bench_data(tasks: list[Task], seconds: float = 2.0) -> list[dict[str, Any]]:
 def machine() -> dict[str, Any]:
     import platform
 
-    return {"cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__}
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
+#: dense bf16 peak FLOP/s used for MFU (override with --peak-tflops for other cards)
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+
+
+def train_flops_per_token(model: Any, seq_len: int) -> float:
+    """6N for the matmuls of forward+backward plus 12·layers·width·seq for attention (PaLM appendix B)."""
+    cfg = model.config
+    n = sum(p.numel() for name, p in model.named_parameters() if "wpe" not in name)
+    return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
+
+
+def bench_train(
+    model_size: str,
+    task: Task,
+    batch_size: int = 64,
+    steps: int = 20,
+    warmup: int = 3,
+    device: str = "cpu",
+    mixed_precision: str = "no",
+    compile_model: bool = False,
+    peak_tflops: float | None = None,
+) -> dict[str, Any]:
+    """Step time and tokens/s of the real training step (data generation included), after warm-up."""
+    import torch
+    from accelerate import Accelerator
+
+    from procpre.config import TrainConfig
+    from procpre.modeling import build_model
+    from procpre.train import _optimizer_step, build_optimizer, lr_lambda
+
+    config = TrainConfig(
+        task=task.name,
+        task_params=dict(task.params),
+        model_size=model_size,
+        batch_size=batch_size,
+        max_steps=steps + warmup,
+        mixed_precision=mixed_precision,
+    )
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
+    model = build_model(model_size, task)
+    optimizer = build_optimizer(model.to(accelerator.device), config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    if compile_model:
+        model = torch.compile(model)
+
+    def run(first: int, count: int) -> float:
+        start = time.perf_counter()
+        for step in range(first, first + count):
+            _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step, 0, 1)
+        if accelerator.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    run(0, warmup)
+    elapsed = run(warmup, steps)
+    step_s = elapsed / steps
+    tokens_per_s = batch_size * task.length / step_s
+    result = {
+        "model_size": model_size,
+        "task": task.name,
+        "seq_len": task.length,
+        "batch_size": batch_size,
+        "device": str(accelerator.device),
+        "mixed_precision": mixed_precision,
+        "compile": compile_model,
+        "steps": steps,
+        "ms_per_step": 1000 * step_s,
+        "tokens_per_s": tokens_per_s,
+        "num_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters()),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if accelerator.device.type == "cuda":
+        name = torch.cuda.get_device_name()
+        peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+        result["gpu"] = name
+        if peak:
+            flops = train_flops_per_token(accelerator.unwrap_model(model), task.length) * tokens_per_s
+            result.update(peak_tflops=peak, achieved_tflops=flops / 1e12, mfu=flops / (peak * 1e12))
+    return result

@@ -47,7 +47,11 @@ class ProceduralConfig(datasets.BuilderConfig):
         return get_task(self.task, **self.params)
 
     def sizes(self) -> dict[str, int | None]:
-        return {"train": None if self.endless else self.num_train, "validation": self.num_validation, "test": self.num_test}
+        return {
+            "train": None if self.endless else self.num_train,
+            "validation": self.num_validation,
+            "test": self.num_test,
+        }
 
 
 class ProceduralBuilder(datasets.GeneratorBasedBuilder):
@@ -91,7 +95,10 @@ class ProceduralBuilder(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, split: str, count: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
         for first, block in self._blocks(split, count):
             for offset, (ids, mask, tag) in enumerate(zip(block.input_ids, block.loss_mask, block.task)):
-                yield first + offset, {"input_ids": ids, "loss_mask": mask.astype("int8"), "task": tag, "index": first + offset}
+                yield (
+                    first + offset,
+                    {"input_ids": ids, "loss_mask": mask.astype("int8"), "task": tag, "index": first + offset},
+                )
 
     def _generate_tables(self, split: str, count: int | None) -> Iterator[tuple[int, pa.Table]]:
         if count is None:

@@ -46,13 +46,17 @@ def render_dataset_card(configs: dict[str, dict[str, Any]], command: str | None,
         ],
     }
     views = {name: {**cfg, "doc": _task_doc(cfg["task"])} for name, cfg in configs.items()}
-    return _environment().get_template("dataset_card.md.j2").render(
-        yaml_header=_yaml(header),
-        configs=views,
-        config_names=list(configs),
-        command=command or "procpre data export ...",
-        load_path=load_path,
-        version=__version__,
+    return (
+        _environment()
+        .get_template("dataset_card.md.j2")
+        .render(
+            yaml_header=_yaml(header),
+            configs=views,
+            config_names=list(configs),
+            command=command or "procpre data export ...",
+            load_path=load_path,
+            version=__version__,
+        )
     )
 
 
@@ -76,24 +80,46 @@ def render_model_card(meta: dict[str, Any], load_path: str = ".") -> str:
                 "results": [
                     {
                         "task": {"type": "text-generation", "name": f"{task_name} ({stage})"},
-                        "dataset": {"name": f"procpre {task_name}", "type": f"procpre/{task_name}",
-                                    "config": task_name, "split": "validation", "args": task_params},
-                        "metrics": [{"type": key, "name": f"validation {key}", "value": round(value, 6)}
-                                    for key, value in metrics.items()],
+                        "dataset": {
+                            "name": f"procpre {task_name}",
+                            "type": f"procpre/{task_name}",
+                            "config": task_name,
+                            "split": "validation",
+                            "args": task_params,
+                        },
+                        "metrics": [
+                            {"type": key, "name": f"validation {key}", "value": round(value, 6)}
+                            for key, value in metrics.items()
+                        ],
                     }
                 ],
             }
         ],
     }
     transfer = meta.get("transfer")
-    return _environment().get_template("model_card.md.j2").render(
-        yaml_header=_yaml(header),
-        title=f"procpre {task_name} {'downstream' if stage == 'downstream' else 'procedural pretraining'}",
-        model_size=config["model_size"], layers=layers, heads=heads, width=width,
-        num_parameters=int(meta.get("num_parameters", 0)),
-        stage_sentence="trained on the procedural task below" if stage != "downstream" else "trained downstream",
-        version=__version__, task_name=task_name, task_params=task_params, seed=config["seed"],
-        step=meta["step"], tokens_seen=int(meta.get("tokens_seen", 0)), lr=config["lr"],
-        lr_schedule=config["lr_schedule"], weight_decay=config["weight_decay"], metrics=metrics,
-        transfer=transfer, load_path=load_path,
+    return (
+        _environment()
+        .get_template("model_card.md.j2")
+        .render(
+            yaml_header=_yaml(header),
+            title=f"procpre {task_name} {'downstream' if stage == 'downstream' else 'procedural pretraining'}",
+            model_size=config["model_size"],
+            layers=layers,
+            heads=heads,
+            width=width,
+            num_parameters=int(meta.get("num_parameters", 0)),
+            stage_sentence="trained on the procedural task below" if stage != "downstream" else "trained downstream",
+            version=__version__,
+            task_name=task_name,
+            task_params=task_params,
+            seed=config["seed"],
+            step=meta["step"],
+            tokens_seen=int(meta.get("tokens_seen", 0)),
+            lr=config["lr"],
+            lr_schedule=config["lr_schedule"],
+            weight_decay=config["weight_decay"],
+            metrics=metrics,
+            transfer=transfer,
+            load_path=load_path,
+        )
     )

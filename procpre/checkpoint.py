@@ -68,7 +68,9 @@ def staging_dir(save_dir: str | os.PathLike[str], step: int) -> Path:
     return Path(save_dir) / f".checkpoint-{step}.tmp"
 
 
-def write_model_files(staging: Path, model: torch.nn.Module, meta: dict[str, Any], trainer_state: dict[str, Any]) -> None:
+def write_model_files(
+    staging: Path, model: torch.nn.Module, meta: dict[str, Any], trainer_state: dict[str, Any]
+) -> None:
     """The Hub-facing part (weights, config, card, metadata) and the loop position."""
     model.save_pretrained(staging, safe_serialization=True)
     (staging / RUN_META).write_text(json.dumps(meta, indent=2, default=str) + "\n")

@@ -48,10 +48,27 @@ def build_tasks(names: tuple[str, ...] | list[str], pairs: tuple[str, ...]) -> l
     raise AssertionError("unreachable")
 
 
-DEFAULT_BENCH_TASKS = ("identity", "reverse", "sort", "set", "union", "delete", "stack", "dyck", "dyck_shuffle", "eca", "ww")
+DEFAULT_BENCH_TASKS = (
+    "identity",
+    "reverse",
+    "sort",
+    "set",
+    "union",
+    "delete",
+    "stack",
+    "dyck",
+    "dyck_shuffle",
+    "eca",
+    "ww",
+)
 
 PARAM_OPTION = click.option(
-    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Task parameter (TASK.NAME=VALUE for one task)."
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Task parameter (TASK.NAME=VALUE for one task).",
 )
 
 
@@ -164,13 +181,142 @@ def bench(tasks: tuple[str, ...], params: tuple[str, ...], seconds: float, as_js
         click.echo(json.dumps({"machine": info, "results": rows}, indent=2))
         return
     click.echo(f"one process on a {info['cpu_count']}-core {info['machine']} machine, {seconds:g} s per cell")
-    click.echo(f"{'task':<14}{'length':>7}{'raw samples/s':>16}{'raw tokens/s':>16}{'stream samples/s':>18}{'stream/raw':>12}")
+    click.echo(
+        f"{'task':<14}{'length':>7}{'raw samples/s':>16}{'raw tokens/s':>16}{'stream samples/s':>18}{'stream/raw':>12}"
+    )
     for r in rows:
         click.echo(
             f"{r['task']:<14}{r['length']:>7}{r['raw_samples_per_s']:>16,.0f}{r['raw_tokens_per_s']:>16,.0f}"
             f"{r['stream_samples_per_s']:>18,.0f}{r['stream_over_raw']:>12.2f}"
         )
     click.echo("reproduce: procpre data bench " + " ".join(names) + "".join(f" --param {p}" for p in params))
+
+
+@main.group("bench")
+def bench_group() -> None:
+    """Throughput benchmarks (data path: `procpre data bench`)."""
+
+
+@bench_group.command("train")
+@click.option("--model-size", "sizes", multiple=True, default=("2_4_16", "4_4_256"), show_default=True)
+@click.option("--task", "task_name", default="set", show_default=True)
+@PARAM_OPTION
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--steps", default=20, show_default=True)
+@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda"]), show_default=True)
+@click.option(
+    "--mixed-precision",
+    default=None,
+    type=click.Choice(["no", "bf16", "fp16"]),
+    help="Default: no on CPU, bf16 on CUDA.",
+)
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
+@click.option("--peak-tflops", type=float, default=None, help="Peak FLOP/s of the card for MFU (default by name).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_train_command(
+    sizes, task_name, params, batch_size, steps, device, mixed_precision, compile_model, peak_tflops, as_json
+) -> None:
+    """ms/step and tokens/s of the real training step, data generation included."""
+    from procpre.bench import bench_train, machine
+
+    (task,) = build_tasks([task_name], params)
+    precision = mixed_precision or ("bf16" if device == "cuda" else "no")
+    rows = [
+        bench_train(
+            size,
+            task,
+            batch_size,
+            steps,
+            device=device,
+            mixed_precision=precision,
+            compile_model=compile_model,
+            peak_tflops=peak_tflops,
+        )
+        for size in sizes
+    ]
+    if as_json:
+        click.echo(json.dumps({"machine": machine(), "results": rows}, indent=2))
+        return
+    click.echo(f"{'model':<12}{'device':<10}{'ms/step':>10}{'tokens/s':>14}{'MFU':>8}")
+    for r in rows:
+        mfu = f"{100 * r['mfu']:.1f}%" if "mfu" in r else "-"
+        click.echo(
+            f"{r['model_size']:<12}{r['device']:<10}{r['ms_per_step']:>10.1f}{r['tokens_per_s']:>14,.0f}{mfu:>8}"
+        )
+    click.echo(f"task {task.name} (length {task.length}), batch {batch_size}, {steps} timed steps after warm-up")
+
+
+@main.command("pretrain", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML recipe (release keys work).")
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in save_dir.")
+@click.option("--push-to-hub", "repo_id", default=None, help="Push the final model (main) and checkpoints (branches).")
+@click.option("--report-to", default=None, help="Comma-separated: tensorboard, trackio, wandb.")
+@click.pass_context
+def pretrain(
+    ctx: click.Context, config_path: str | None, resume: bool, repo_id: str | None, report_to: str | None
+) -> None:
+    """Pretrain a GPT-2 on a procedural task. Extra `--key value` pairs override the recipe.
+
+    Same code under `accelerate launch scripts/pretrain.py --config ...` on any number of processes.
+    """
+    from procpre.config import ConfigError, load_config, parse_overrides
+    from procpre.train import train
+
+    try:
+        overrides = parse_overrides(list(ctx.args))
+        if resume:
+            overrides["resume"] = True
+        if repo_id:
+            overrides["push_to_hub"] = repo_id
+        if report_to:
+            overrides["report_to"] = report_to
+        config = load_config(config_path, overrides)
+    except (ConfigError, TaskError) as err:
+        _fail(str(err))
+    result = train(config)
+    if result.stopped == "interrupted":
+        click.echo(f"interrupted: checkpoint saved at {result.checkpoint}; continue with --resume")
+        raise SystemExit(130)
+
+
+@main.command("push")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("repo_id")
+@click.option("--revision", default=None, help="Branch to push to (default main).")
+@click.option("--private", is_flag=True)
+def push(checkpoint: str, repo_id: str, revision: str | None, private: bool) -> None:
+    """Upload a checkpoint folder (or a whole run folder: latest to main, others to step-N branches)."""
+    from pathlib import Path
+
+    from procpre.checkpoint import list_checkpoints
+    from procpre.hub import PushError, push_checkpoint, push_run
+
+    try:
+        if list_checkpoints(checkpoint):
+            url = push_run(checkpoint, repo_id, private=private)
+        else:
+            if not (Path(checkpoint) / "config.json").exists():
+                _fail(f"{checkpoint} holds neither a model (config.json) nor checkpoint-<step> folders")
+            url = push_checkpoint(checkpoint, repo_id, revision=revision, private=private)
+    except PushError as err:
+        _fail(f"{err}. The local files are untouched; run the same command again to retry.")
+    click.echo(f"pushed: {url}")
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--max-steps", default=None, type=int, help="Override the demo's step count.")
+def demo(out_dir: str, max_steps: int | None) -> None:
+    """The main job on the small embedded default: export data, load it back, pretrain, write a checkpoint."""
+    from procpre.pipeline import run_demo
+
+    result = run_demo(out_dir, {"max_steps": max_steps} if max_steps else None)
+    first, last = result.history[0], result.history[-1]
+    click.echo(
+        f"train loss {first.get('train_loss', float('nan')):.3f} -> {last.get('train_loss', float('nan')):.3f}; "
+        f"validation accuracy {last.get('val_accuracy', 0):.3f}, exact match {last.get('val_exact_match', 0):.3f}"
+    )
+    click.echo(f"result: {result.checkpoint} (model card: {result.checkpoint}/README.md)")
 
 
 if __name__ == "__main__":

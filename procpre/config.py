@@ -22,6 +22,28 @@ from procpre.tasks.base import Task
 from procpre.tasks.registry import TASKS
 
 
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `12_12_768` as the integer 1212768; in a recipe it is a model size, so keep it a string."""
+
+
+_RecipeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not (tag.endswith(":int") or tag.endswith(":float"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_RecipeLoader)
+
+
 class ConfigError(ValueError):
     """A recipe key or value is wrong; the message names it and says what is allowed."""
 
@@ -118,8 +140,16 @@ class TrainConfig:
             self.build_task()
         except TaskError as err:
             raise ConfigError(str(err)) from None
-        positive = ("batch_size", "gradient_accumulation_steps", "max_steps", "eval_every_steps", "eval_samples",
-                    "eval_batch_size", "save_every_steps", "log_every_steps")
+        positive = (
+            "batch_size",
+            "gradient_accumulation_steps",
+            "max_steps",
+            "eval_every_steps",
+            "eval_samples",
+            "eval_batch_size",
+            "save_every_steps",
+            "log_every_steps",
+        )
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"'{name}' must be an integer >= 1, got {getattr(self, name)!r}")
@@ -181,7 +211,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     """Type a value (a YAML scalar or a CLI string) like the field's default."""
     if isinstance(value, str) and not isinstance(default, str):
         try:
-            value = float(value) if isinstance(default, float) else yaml.safe_load(value) if value != "" else None
+            value = float(value) if isinstance(default, float) else read_yaml(value) if value != "" else None
         except ValueError:
             raise ConfigError(f"'{name}' must be a number, got {value!r}") from None
     if isinstance(default, bool) and not isinstance(value, bool):
@@ -237,11 +267,19 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
 
 def _set_curriculum(curriculum: Curriculum, key: str, value: Any) -> None:
     name = "enabled" if key == "use_curriculum" else key.removeprefix("curriculum_")
-    name = {"min_length": "start_length", "start": "start_length", "length_step": "step", "increment": "step",
-            "acc_threshold": "threshold", "accuracy_threshold": "threshold"}.get(name, name)
+    name = {
+        "min_length": "start_length",
+        "start": "start_length",
+        "length_step": "step",
+        "increment": "step",
+        "acc_threshold": "threshold",
+        "accuracy_threshold": "threshold",
+    }.get(name, name)
     if not hasattr(curriculum, name):
-        raise ConfigError(f"unknown curriculum key {key!r}; known: use_curriculum, curriculum_start_length, "
-                          "curriculum_step, curriculum_threshold, curriculum_metric")
+        raise ConfigError(
+            f"unknown curriculum key {key!r}; known: use_curriculum, curriculum_start_length, "
+            "curriculum_step, curriculum_threshold, curriculum_metric"
+        )
     setattr(curriculum, name, _coerce(key, value, getattr(curriculum, name)))
 
 
@@ -252,7 +290,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = read_yaml(path.read_text()) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of recipe keys, got {type(loaded).__name__}")
         values.update(_flatten(loaded))

@@ -33,8 +33,11 @@ class EvalSums:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_tensor(self, device: torch.device) -> torch.Tensor:
-        return torch.tensor([self.loss, self.tokens, self.correct, self.samples, self.exact, self.verified],
-                            dtype=torch.float64, device=device)
+        return torch.tensor(
+            [self.loss, self.tokens, self.correct, self.samples, self.exact, self.verified],
+            dtype=torch.float64,
+            device=device,
+        )
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor) -> EvalSums:

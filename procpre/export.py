@@ -87,7 +87,9 @@ def plan_export(out_dir: Path, specs: list[ConfigSpec]) -> tuple[list[ConfigSpec
         raise ExportError(f"--out {out_dir} exists and is not a folder")
     existing = read_manifest(out_dir)["configs"] if out_dir.exists() else {}
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise ExportError(f"--out {out_dir} already holds files that are not a procpre export; choose an empty or new folder")
+        raise ExportError(
+            f"--out {out_dir} already holds files that are not a procpre export; choose an empty or new folder"
+        )
     todo, unchanged = [], []
     for spec in specs:
         old = existing.get(spec.name)

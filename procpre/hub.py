@@ -70,7 +70,7 @@ def push_folder(
 
 
 def push_run(save_dir: str | os.PathLike[str], repo_id: str, private: bool = False, token: str | None = None) -> str:
-    """Latest checkpoint -> the repo's main branch; earlier ones -> branches `step-<N>` (optimizer state stays local)."""
+    """Latest checkpoint -> main; earlier ones -> branches `step-<N>` (optimiser state stays local)."""
     from procpre.checkpoint import list_checkpoints
 
     checkpoints = list_checkpoints(save_dir)
@@ -83,7 +83,10 @@ def push_run(save_dir: str | os.PathLike[str], repo_id: str, private: bool = Fal
 
 
 def push_checkpoint(
-    checkpoint: str | os.PathLike[str], repo_id: str, revision: str | None = None, private: bool = False,
+    checkpoint: str | os.PathLike[str],
+    repo_id: str,
+    revision: str | None = None,
+    private: bool = False,
     token: str | None = None,
 ) -> str:
     """One checkpoint folder without its optimiser state (`training_state/`)."""
@@ -94,8 +97,11 @@ def push_checkpoint(
         with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True), f"creating branch {revision}")
     info = with_retries(
         lambda: api.upload_folder(
-            folder_path=str(folder), repo_id=repo_id, revision=revision,
-            commit_message=f"procpre {folder.name}", ignore_patterns=["training_state/*", ".*"],
+            folder_path=str(folder),
+            repo_id=repo_id,
+            revision=revision,
+            commit_message=f"procpre {folder.name}",
+            ignore_patterns=["training_state/*", ".*"],
         ),
         f"uploading {folder} to {repo_id}",
     )

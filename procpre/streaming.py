@@ -81,7 +81,12 @@ class BlockExamplesIterable(_BaseExamplesIterable):
             for offset in range(len(ids)):
                 yield (
                     f"{self.split}-{first + offset}",
-                    {"input_ids": ids[offset], "loss_mask": mask[offset], "task": tags[offset], "index": first + offset},
+                    {
+                        "input_ids": ids[offset],
+                        "loss_mask": mask[offset],
+                        "task": tags[offset],
+                        "index": first + offset,
+                    },
                 )
 
     # -- sharding ----------------------------------------------------------------------
@@ -96,7 +101,13 @@ class BlockExamplesIterable(_BaseExamplesIterable):
     def shard_data_sources(self, num_shards: int, index: int, contiguous: bool = True) -> BlockExamplesIterable:
         """Keep every `num_shards`-th block starting at `index` (strided, whatever `contiguous` asks)."""
         return BlockExamplesIterable(
-            self.task, self.seed, self.split, self.start, self.stop, self.lane + index * self.lanes, self.lanes * num_shards
+            self.task,
+            self.seed,
+            self.split,
+            self.start,
+            self.stop,
+            self.lane + index * self.lanes,
+            self.lanes * num_shards,
         )
 
     def shuffle_data_sources(self, generator: np.random.Generator) -> BlockExamplesIterable:

@@ -112,7 +112,10 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     fused = torch.cuda.is_available() and all(p.is_cuda for p in decay + no_decay)
     return torch.optim.AdamW(
-        groups, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps,
+        groups,
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
         **({"fused": True} if fused else {}),
     )
 
@@ -200,8 +203,15 @@ def train(
     metrics_file = save_dir / "metrics.jsonl"
     stopped = "max_steps"
     last_saved = state.step if resume_from is not None else -1
-    bar = tqdm(total=config.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
-               desc=f"{stage} {task.name}", unit="step", mininterval=1.0, dynamic_ncols=True)
+    bar = tqdm(
+        total=config.max_steps,
+        initial=state.step,
+        disable=not accelerator.is_local_main_process,
+        desc=f"{stage} {task.name}",
+        unit="step",
+        mininterval=1.0,
+        dynamic_ncols=True,
+    )
     started, start_step = time.perf_counter(), state.step
     calls_left = max_steps_this_call
 
@@ -251,8 +261,10 @@ def train(
     accelerator.end_training()
     final = latest_checkpoint(save_dir)
     if accelerator.is_main_process and final is not None:
-        accelerator.print(f"{stopped} at step {state.step}; checkpoint: {final}\n"
-                          f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})")
+        accelerator.print(
+            f"{stopped} at step {state.step}; checkpoint: {final}\n"
+            f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})"
+        )
         if config.push_to_hub and stopped != "interrupted":
             from procpre.hub import push_run
 
@@ -314,8 +326,9 @@ def _evaluate(config: TrainConfig, accelerator: Accelerator, model: torch.nn.Mod
     if hi > lo:
         block = samples(task, config.seed, "validation", lo, hi)
         with accelerator.autocast():
-            sums = evaluate_block(accelerator.unwrap_model(model), task, block, config.eval_batch_size,
-                                  accelerator.device)
+            sums = evaluate_block(
+                accelerator.unwrap_model(model), task, block, config.eval_batch_size, accelerator.device
+            )
     if world > 1:
         sums = EvalSums.from_tensor(accelerator.reduce(sums.as_tensor(accelerator.device), reduction="sum"))
     return sums.metrics(task)
@@ -356,8 +369,13 @@ def _save(accelerator, model, config: TrainConfig, state: LoopState, save_dir: P
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         task = _current_task(config, state)
-        meta = {**meta_base, "task": task.config_dict(), "step": state.step, "tokens_seen": state.tokens_seen,
-                "metrics": state.last_metrics}
+        meta = {
+            **meta_base,
+            "task": task.config_dict(),
+            "step": state.step,
+            "tokens_seen": state.tokens_seen,
+            "metrics": state.last_metrics,
+        }
         write_model_files(staging, accelerator.unwrap_model(model), meta, asdict(state))
         publish(staging, save_dir, state.step, config.save_total_limit)
     accelerator.wait_for_everyone()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import hashlib
+import itertools
 import json
 import logging
 import mimetypes
@@ -36,7 +37,6 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,8 @@ def _git_commit_oid(tree: str, parents: list[str], author: str, timestamp: int, 
 
 def _iso(timestamp: float) -> str:
     """Format a POSIX timestamp like the Hub does (``2024-01-01T00:00:00.000Z``)."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    millis = int(timestamp * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
 
 
 # ---------------------------------------------------------------------------------------------------------- errors
@@ -119,7 +120,10 @@ def _iso(timestamp: float) -> str:
 class HubError(Exception):
     """An HTTP error answered with the ``X-Error-Code`` / ``X-Error-Message`` headers the Hub uses."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        """Build the error (``code`` becomes the ``X-Error-Code`` header)."""
         super().__init__(message)
         self.status = status
         self.message = message
@@ -128,10 +132,12 @@ class HubError(Exception):
 
 
 def _repo_not_found(repo_id: str) -> HubError:
+    """404 ``RepoNotFound`` error."""
     return HubError(404, f"Repository not found: {repo_id}", "RepoNotFound")
 
 
 def _revision_not_found(revision: str) -> HubError:
+    """404 ``RevisionNotFound`` error."""
     return HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
 
 
@@ -156,6 +162,7 @@ class HubStore:
     """Repos, refs, commits and blobs stored under a root directory."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        """Use ``root`` as storage directory (created if needed)."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
@@ -198,8 +205,9 @@ class HubStore:
             (path / "commits").mkdir(parents=True, exist_ok=True)
             self._write_json(path / "meta.json", {"private": private, "createdAt": _iso(time.time())})
             self._write_json(path / "refs.json", {"branches": {}, "tags": {}})
-            sha = self.commit(repo, None, {".gitattributes": GITATTRIBUTES.encode()}, set(), "initial commit", "",
-                              author="system")
+            sha = self.commit(
+                repo, None, {".gitattributes": GITATTRIBUTES.encode()}, set(), "initial commit", "", author="system"
+            )
             self.set_ref(repo, "branches", "main", sha)
         return repo, True
 
@@ -239,8 +247,8 @@ class HubStore:
         """Resolve a branch, tag, ``refs/heads|tags/...`` name or (short) commit id to a commit id."""
         refs = self.refs(repo)
         for prefix, kind in (("refs/heads/", "branches"), ("refs/tags/", "tags")):
-            if revision.startswith(prefix) and revision[len(prefix):] in refs[kind]:
-                return refs[kind][revision[len(prefix):]]
+            if revision.startswith(prefix) and revision[len(prefix) :] in refs[kind]:
+                return refs[kind][revision[len(prefix) :]]
         if revision in refs["branches"]:
             return refs["branches"][revision]
         if revision in refs["tags"]:
@@ -335,6 +343,7 @@ class HubStore:
         """Return the most recent commit (first-parent history) that changed ``path``."""
 
         def oid_at(commit: dict[str, Any]) -> str | None:
+            """Oid of ``path`` at ``commit`` (None if absent)."""
             if is_dir:
                 return self.get_trees(repo, commit["id"]).get(path)
             info = commit["files"].get(path)
@@ -342,13 +351,14 @@ class HubStore:
 
         history = self.history(repo, sha)
         target = oid_at(history[0])
-        for current, parent in zip(history, history[1:]):
+        for current, parent in itertools.pairwise(history):
             if oid_at(parent) != target:
                 return current
         return history[-1]
 
     @staticmethod
     def _write_json(path: Path, data: Any) -> None:
+        """Write JSON atomically."""
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, path)
@@ -359,7 +369,7 @@ class HubStore:
 
 @dataclass
 class RequestRecord:
-    """One request served (for assertions in tests)."""
+    """One request served (for assertions in tests); header names are lower-cased."""
 
     method: str
     path: str
@@ -372,8 +382,10 @@ class HubHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64
 
     def __init__(self, store: HubStore, address: tuple[str, int], sock: socket.socket | None = None) -> None:
+        """Bind ``address``, or take over the already bound ``sock``, and start listening."""
         super().__init__(address, _HubHandler, bind_and_activate=sock is None)
         if sock is not None:
             self.socket.close()
@@ -472,32 +484,33 @@ class _HubHandler(BaseHTTPRequestHandler):
     server_version = "TestHub/1.0"
 
     # -- plumbing
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         """Handle GET."""
         self._dispatch("GET")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         """Handle HEAD."""
         self._dispatch("HEAD")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         """Handle POST."""
         self._dispatch("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         """Handle PUT."""
         self._dispatch("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         """Handle DELETE."""
         self._dispatch("DELETE")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server API
+    def log_message(self, format: str, *args: Any) -> None:
         """Log to the module logger instead of stderr."""
         logger.debug("%s - %s", self.address_string(), format % args)
 
     @property
     def store(self) -> HubStore:
+        """The server storage."""
         return self.server.store
 
     @property
@@ -506,6 +519,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         return f"http://{self.headers.get('Host') or self.server.base_url.split('://', 1)[1]}"
 
     def _read_body(self) -> bytes:
+        """Read the request body (``Content-Length`` or chunked)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
             while True:
@@ -520,6 +534,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self, method: str) -> None:
+        """Route a request and turn errors into Hub-style error responses."""
         self._status = 500
         split = urlsplit(self.path)
         segments = [unquote(s) for s in split.path.split("/")[1:]]
@@ -536,13 +551,15 @@ class _HubHandler(BaseHTTPRequestHandler):
             self._send_json(err.status, {"error": err.message}, headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as err:  # noqa: BLE001 - report server bugs to the client
+        except Exception as err:
             logger.exception("Hub test server error on %s %s", method, self.path)
             self._send_json(500, {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
         finally:
-            self.server.record(RequestRecord(method, self.path, self._status, dict(self.headers.items())))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            self.server.record(RequestRecord(method, self.path, self._status, headers))
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """Send a response (the body is omitted for HEAD requests)."""
         self._status = status
         self.send_response(status)
         headers = {"Content-Type": "application/octet-stream", **(headers or {})}
@@ -554,11 +571,13 @@ class _HubHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        """Send a JSON response."""
         body = json.dumps(data).encode()
         self._send(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
     # -- routing
     def _route(self, method: str, segments: list[str], query: dict[str, list[str]], body: bytes) -> None:
+        """Route ``/api/...`` and ``/[{type}s/]{repo_id}/resolve|raw/{revision}/{path}``."""
         if segments[:1] == ["api"]:
             self._route_api(method, segments[1:], query, body)
             return
@@ -573,6 +592,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         raise HubError(404, f"Not found: {self.path}")
 
     def _route_api(self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes) -> None:
+        """Route ``/api/...`` requests."""
         if rest == ["whoami-v2"] and method == "GET":
             self._send_json(200, self._whoami())
         elif rest == ["repos", "create"] and method == "POST":
@@ -600,6 +620,7 @@ class _HubHandler(BaseHTTPRequestHandler):
     def _route_repo(
         self, method: str, repo: Repo, action: str | None, args: list[str], query: dict[str, list[str]], body: bytes
     ) -> None:
+        """Route ``/api/{type}s/{repo_id}[/{action}/...]`` requests."""
         if action is None and method == "GET":
             self._repo_info(repo, "main", query)
         elif action == "revision" and method == "GET":
@@ -631,6 +652,7 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     # -- endpoints
     def _whoami(self) -> dict[str, Any]:
+        """``GET /api/whoami-v2``."""
         return {
             "type": "user",
             "id": "0" * 24,
@@ -644,9 +666,11 @@ class _HubHandler(BaseHTTPRequestHandler):
         }
 
     def _repo_url(self, repo: Repo) -> str:
+        """Web URL of a repo."""
         return f"{self.base_url}/{repo.web_path}"
 
     def _create_repo(self, payload: dict[str, Any]) -> None:
+        """``POST /api/repos/create`` (409 with the repo ``url`` if it exists, as the Hub does)."""
         repo_type = payload.get("type") or "model"
         if repo_type not in URL_PREFIXES:
             raise HubError(400, f"Invalid repo type: {repo_type}")
@@ -655,12 +679,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         repo, created = self.store.create_repo(repo_type, repo_id, private)
         data = {"url": self._repo_url(repo), "name": repo.repo_id, "id": repo.repo_id}
         if not created:
-            self._send_json(409, {**data, "error": f"You already created this {repo_type} repo"},
-                            {"X-Error-Message": f"You already created this {repo_type} repo"})
+            self._send_json(
+                409,
+                {**data, "error": f"You already created this {repo_type} repo"},
+                {"X-Error-Message": f"You already created this {repo_type} repo"},
+            )
             return
         self._send_json(200, data)
 
     def _repo_summary(self, repo: Repo, sha: str) -> dict[str, Any]:
+        """Fields shared by repo listings and repo info."""
         commit = self.store.get_commit(repo, sha)
         meta = self.store.meta(repo)
         data: dict[str, Any] = {
@@ -682,6 +710,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         return data
 
     def _list_repos(self, repo_type: str, query: dict[str, list[str]]) -> None:
+        """``GET /api/{type}s?author=&search=&limit=``."""
         author = (query.get("author") or [None])[-1]
         search = (query.get("search") or [None])[-1]
         out = []
@@ -695,6 +724,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, out[: int(limit)] if limit else out)
 
     def _repo_info(self, repo: Repo, revision: str, query: dict[str, list[str]]) -> None:
+        """``GET /api/{type}s/{repo_id}[/revision/{revision}][?blobs=true]``."""
         sha = self.store.resolve(repo, revision)
         commit = self.store.get_commit(repo, sha)
         blobs = _as_bool(query.get("blobs"))
@@ -717,6 +747,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, data)
 
     def _list_refs(self, repo: Repo, query: dict[str, list[str]]) -> None:
+        """``GET /api/{type}s/{repo_id}/refs[?include_prs=1]``."""
         refs = self.store.refs(repo)
         branches = sorted(refs["branches"].items(), key=lambda item: (item[0] != "main", item[0]))
         data: dict[str, Any] = {
@@ -729,6 +760,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, data)
 
     def _entry(self, repo: Repo, sha: str, path: str, expand: bool) -> dict[str, Any]:
+        """Tree / paths-info entry of a file or directory (with ``lastCommit`` if ``expand``)."""
         commit = self.store.get_commit(repo, sha)
         info = commit["files"].get(path)
         if info is not None:
@@ -741,6 +773,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         return entry
 
     def _tree(self, repo: Repo, revision: str, path: str, query: dict[str, list[str]]) -> None:
+        """``GET /api/{type}s/{repo_id}/tree/{revision}[/{path}]?recursive=&expand=`` (single page)."""
         sha = self.store.resolve(repo, revision)
         trees = self.store.get_trees(repo, sha)
         if path not in trees:
@@ -748,11 +781,12 @@ class _HubHandler(BaseHTTPRequestHandler):
         recursive = _as_bool(query.get("recursive"))
         prefix = f"{path}/" if path else ""
         candidates = [p for p in trees if p] + list(self.store.get_commit(repo, sha)["files"])
-        paths = sorted(p for p in candidates if p.startswith(prefix) and (recursive or "/" not in p[len(prefix):]))
+        paths = sorted(p for p in candidates if p.startswith(prefix) and (recursive or "/" not in p[len(prefix) :]))
         expand = _as_bool(query.get("expand"))
         self._send_json(200, [self._entry(repo, sha, p, expand) for p in paths], {"X-Repo-Commit": sha})
 
     def _paths_info(self, repo: Repo, revision: str, body: bytes) -> None:
+        """``POST /api/{type}s/{repo_id}/paths-info/{revision}`` (form or JSON ``paths``, ``expand``)."""
         content_type = self.headers.get("Content-Type", "")
         if "json" in content_type:
             payload = json.loads(body or b"{}")
@@ -770,6 +804,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, out, {"X-Repo-Commit": sha})
 
     def _list_commits(self, repo: Repo, revision: str) -> None:
+        """``GET /api/{type}s/{repo_id}/commits/{revision}`` (first-parent history, newest first)."""
         sha = self.store.resolve(repo, revision)
         self._send_json(
             200,
@@ -786,10 +821,12 @@ class _HubHandler(BaseHTTPRequestHandler):
         )
 
     def _preupload(self, repo: Repo, revision: str, payload: dict[str, Any]) -> None:
+        """``POST /api/{type}s/{repo_id}/preupload/{revision}``: every file is uploaded as ``regular``."""
         sha = self.store.resolve(repo, revision)
         files = self.store.get_commit(repo, sha)["files"]
         patterns = [
-            line.strip() for line in (payload.get("gitIgnore") or "").splitlines()
+            line.strip()
+            for line in (payload.get("gitIgnore") or "").splitlines()
             if line.strip() and not line.startswith("#")
         ]
         out = []
@@ -808,6 +845,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, {"files": out, "commitOid": sha})
 
     def _commit(self, repo: Repo, revision: str, query: dict[str, list[str]], body: bytes) -> None:
+        """``POST /api/{type}s/{repo_id}/commit/{revision}`` with an NDJSON payload."""
         if _as_bool(query.get("create_pr")):
             raise HubError(400, "Pull requests are not supported by the test Hub server")
         header: dict[str, Any] = {}
@@ -831,7 +869,7 @@ class _HubHandler(BaseHTTPRequestHandler):
                 raise HubError(400, "LFS files are not supported by the test Hub server (preupload answers 'regular')")
             else:
                 raise HubError(400, f"Unknown commit operation: {key}")
-        branch = revision[len("refs/heads/"):] if revision.startswith("refs/heads/") else revision
+        branch = revision.removeprefix("refs/heads/")
         with self.store.lock:
             branches = self.store.refs(repo)["branches"]
             if branch not in branches:
@@ -846,11 +884,12 @@ class _HubHandler(BaseHTTPRequestHandler):
             )
             self.store.set_ref(repo, "branches", branch, sha)
         self._send_json(
-            200, {"success": True, "commitOid": sha, "commitUrl": f"{self._repo_url(repo)}/commit/{sha}",
-                  "hookOutput": ""}
+            200,
+            {"success": True, "commitOid": sha, "commitUrl": f"{self._repo_url(repo)}/commit/{sha}", "hookOutput": ""},
         )
 
     def _branch(self, method: str, repo: Repo, branch: str, payload: dict[str, Any]) -> None:
+        """``POST|DELETE /api/{type}s/{repo_id}/branch/{branch}`` (``startingPoint`` defaults to main)."""
         with self.store.lock:
             branches = self.store.refs(repo)["branches"]
             if method == "DELETE":
@@ -869,6 +908,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, {})
 
     def _tag(self, method: str, repo: Repo, name: str, payload: dict[str, Any]) -> None:
+        """``POST /api/{type}s/{repo_id}/tag/{revision}`` (``{"tag": ...}``) and ``DELETE .../tag/{tag}``."""
         with self.store.lock:
             tags = self.store.refs(repo)["tags"]
             if method == "DELETE":
@@ -885,12 +925,13 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, {})
 
     def _resolve(self, repo: Repo, revision: str, path: str) -> None:
+        """``HEAD|GET /[{type}s/]{repo_id}/resolve/{revision}/{path}``, with ``Range`` support."""
         sha = self.store.resolve(repo, revision)
         info = self.store.get_commit(repo, sha)["files"].get(path)
         if info is None:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": sha})
-        data = self.store.read_blob(repo, info["oid"])
-        size = len(data)
+        size: int = info["size"]
+        data = self.store.read_blob(repo, info["oid"]) if self.command == "GET" else b""
         name = path.rsplit("/", 1)[-1]
         headers = {
             "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",

@@ -9,7 +9,7 @@ except the last, which has no next token.
 >>> from procpre.tasks import get_task
 >>> task = get_task("dyck", k=2, seq_length=8)
 >>> task.decode(task.sample(np.random.default_rng(0), 1).input_ids[0])
-'( ( [ ] ) ) [ ]'
+'[ ] [ [ [ ] ] ]'
 """
 
 from __future__ import annotations
@@ -54,11 +54,7 @@ class DyckTask(Task):
     @property
     def threshold(self) -> int:
         """p_open on the 32-bit scale the kernels compare against."""
-        return int(round(self.p_open * 2**32))
-
-    def raw_draws(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """One 64-bit draw per token: the kernels split it into a coin and a type."""
-        return rng.integers(0, 2**64, size=(n, self.seq_length), dtype=np.uint64)
+        return round(self.p_open * 2**32)
 
     def loss_mask(self, n: int) -> np.ndarray:
         mask = np.ones((n, self.length), dtype=bool)
@@ -89,7 +85,7 @@ class Dyck(DyckTask):
 
     Left to right: empty stack -> open a random type; when the remaining length only
     fits the closes -> close; otherwise open with probability `p_open` else close the top.
-    Example (k=2, L=8): `( ( [ ] ) ) [ ]`, every next token scored.
+    Example (k=2, L=8): `[ ] [ [ [ ] ] ]`, every next token scored.
     """
 
     name = "dyck"
@@ -121,7 +117,7 @@ class DyckShuffle(DyckTask):
 
     Depth 0 -> open a random type; depth >= `max_depth` -> close a random open type;
     otherwise open with probability `p_open` else close a random open type.
-    Example (k=2, L=8): `( [ ) ( ] [ ( )`.
+    Example (k=2, L=8): `( ( [ ] ( ( ) (`.
     """
 
     name = "dyck_shuffle"
@@ -134,7 +130,8 @@ class DyckShuffle(DyckTask):
     )
 
     def _generate(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ids = dyck_shuffle_samples(self.raw_draws(rng, n), self.k, self.threshold, self.max_depth)
+        raw = rng.integers(0, 2**64, size=(n, self.seq_length), dtype=np.uint64)
+        ids = dyck_shuffle_samples(raw, self.k, self.threshold, self.max_depth)
         return ids, self.loss_mask(n)
 
     def verify(self, input_ids: np.ndarray) -> np.ndarray:

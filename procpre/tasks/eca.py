@@ -11,7 +11,7 @@ initial row is uniform random bits and is not scored; every cell of rows
 >>> from procpre.tasks import get_task
 >>> task = get_task("eca", width=6, steps=2)
 >>> task.decode(task.sample(np.random.default_rng(0), 1).input_ids[0])
-'# . # . . # | # # # . # # | . . # # # .'
+'# # # . . . | # . # . . # | # # # . # #'
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PAD = 3
 class ECA(Task):
     """Rows of an elementary cellular automaton, each computed from the previous one.
 
-    Example (rule 110, width 6, 2 steps): `# . # . . # | [# # # . # #] | [. . # # # .]`
+    Example (rule 110, width 6, 2 steps): `# # # . . . | [# . # . . #] | [# # # . # #]`
     """
 
     name = "eca"

@@ -148,45 +148,71 @@ def stack_verify(ids: np.ndarray, steps: int, vocab: int, pad: int) -> np.ndarra
 # -- Dyck languages ---------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _dyck_token(w: int, depth: int, remaining: int, k: int, threshold: int, scale: float, stack: np.ndarray):
-    """One Dyck token from a uniform 32-bit draw `w`: (token, new depth).
+@numba.njit(cache=True, nogil=True)
+def _split_words(raw: np.ndarray, words: np.ndarray) -> None:
+    """32-bit draws from 64-bit ones: the low half first (independent of byte order)."""
+    low = np.uint64(0xFFFFFFFF)
+    for j in range(words.size // 2):
+        words[2 * j] = np.int64(raw[j] & low)
+        words[2 * j + 1] = np.int64(raw[j] >> np.uint64(32))
 
-    Open when the stack is empty, or with probability p_open (`w < threshold`) while
-    `depth < remaining - 1`; otherwise close the top (parity makes "only closes fit"
-    the same as `depth >= remaining - 1`). A forced open takes its type from all 32
-    bits; a chosen open from `w` given `w < threshold`, i.e. `floor(w * k / threshold)`.
+
+@numba.njit(cache=True, nogil=True)
+def _dyck_walk(words: np.ndarray, k: int, threshold: int, step: np.ndarray, kinds: np.ndarray) -> None:
+    """Each token's move (+1 open, -1 close) and the type of each open.
+
+    Open with probability p_open (`w < threshold`, type `floor(w * k / threshold)`);
+    then the walk forces an open at depth 0 (type from all 32 bits) and a close when
+    only closes fit (`depth >= remaining - 1`, exact by parity). Forced moves are rare,
+    so their branches predict well; the coin is decided without branches.
     """
-    opening = (depth == 0) | ((depth < remaining - 1) & (w < threshold))
-    forced = (w * k) >> 32
-    chosen = min(np.int64(w * scale), k - 1)
-    kind = forced if depth == 0 else chosen
-    top = stack[depth]
-    stack[depth + 1] = kind  # harmless above the top when closing
-    token = kind if opening else k + top
-    return token, depth + (1 if opening else -1)
+    length = words.size
+    scale = k / threshold
+    for j in range(length):
+        w = words[j]
+        step[j] = 2 * np.int64(w < threshold) - 1
+        kinds[j] = min(np.int64(w * scale), k - 1)
+    depth = 0
+    for j in range(length):
+        if depth == 0:
+            step[j] = 1
+            kinds[j] = (words[j] * k) >> 32
+        elif depth >= length - j - 1:
+            step[j] = -1
+        depth += step[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _dyck_write(step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, out: np.ndarray) -> None:
+    """Brackets from the moves: an open writes its type, a close the close of the top type (no branches)."""
+    depth = 0
+    for j in range(step.size):
+        move = step[j]
+        kind = kinds[j]
+        opening = (move + 1) >> 1
+        closing = k + stack[depth]  # stack[1..depth]; stack[0] is a dummy top
+        stack[depth + 1] = kind  # harmless above the top when closing
+        out[j] = closing + opening * (kind - closing)
+        depth += move
 
 
 @numba.njit(cache=True, nogil=True)
 def dyck_samples(raw: np.ndarray, length: int, k: int, threshold: int) -> np.ndarray:
-    """Balanced k-Dyck words of even `length` from raw 64-bit draws [n, length // 2] (32 bits per token).
+    """Balanced k-Dyck words of even `length` from raw 64-bit draws [n, length // 2], 32 bits per token.
 
-    The low half of `raw[i, j]` drives token `2j`, the high half token `2j+1`
-    (independent of byte order); `threshold = round(p_open * 2**32)`.
+    `threshold = round(p_open * 2**32)`. Type bias of a chosen open is at most
+    `k / threshold` (3e-8 at k=64, p_open=0.5), the price of one draw per token.
     """
     n = raw.shape[0]
     ids = np.empty((n, length), dtype=np.int32)
-    stack = np.zeros(length + 2, dtype=np.int64)  # stack[1..depth]; stack[0] is a dummy top
-    scale = k / threshold
-    low = np.uint64(0xFFFFFFFF)
+    words = np.empty(length, dtype=np.int64)
+    step = np.empty(length, dtype=np.int64)
+    kinds = np.empty(length, dtype=np.int64)
+    stack = np.zeros(length + 2, dtype=np.int64)
     for i in range(n):
-        depth = 0
-        for j in range(length // 2):
-            x = raw[i, j]
-            token, depth = _dyck_token(np.int64(x & low), depth, length - 2 * j, k, threshold, scale, stack)
-            ids[i, 2 * j] = token
-            token, depth = _dyck_token(np.int64(x >> np.uint64(32)), depth, length - 2 * j - 1, k, threshold, scale, stack)
-            ids[i, 2 * j + 1] = token
+        _split_words(raw[i], words)
+        _dyck_walk(words, k, threshold, step, kinds)
+        _dyck_write(step, kinds, k, stack, ids[i])
     return ids
 
 
@@ -215,9 +241,11 @@ def dyck_verify(ids: np.ndarray, k: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def dyck_shuffle_samples(raw: np.ndarray, k: int, threshold: int, max_depth: int) -> np.ndarray:
-    """k-Dyck-shuffle words of length L from raw 64-bit draws [n, L] (bits used as in `dyck_samples`).
+    """k-Dyck-shuffle words of length L from raw 64-bit draws [n, L], one per token.
 
-    A close picks uniformly among the *types* currently open, kept in a swap-remove list.
+    The low 32 bits are the coin (open when `< threshold` = p_open * 2**32), the high
+    32 bits pick uniformly by multiply-shift: the type of an open among all `k`, or the
+    type of a close among the *types* currently open (kept in a swap-remove list).
     """
     n, length = raw.shape
     ids = np.empty((n, length), dtype=np.int32)

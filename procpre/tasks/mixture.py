@@ -16,8 +16,8 @@ Two ways to build one:
 >>> mix == Mixture(tasks=[get_task(n, seq_length=4, vocab_size=10) for n in ("set", "sort", "union")],
 ...                weights=[1, 1, 2])
 True
->>> mix.config_dict()["components"]
-'set(seq_length=4,vocab_size=10,score_end=false),sort(seq_length=4,vocab_size=10,score_end=false),union(...)'
+>>> get_task("mixture", components="sort(seq_length=3),dyck(k=2,seq_length=8)").config_dict()
+{'task': 'mixture', 'components': 'sort(seq_length=3,vocab_size=100),dyck(k=2,seq_length=8,p_open=0.5)', 'weights': '1,1'}
 
 `components` is a comma-separated list of task names, each optionally followed by its
 own parameters in parentheses, e.g. `"sort(seq_length=8),dyck(k=4,seq_length=16)"`;
@@ -114,7 +114,7 @@ def format_value(value: Any) -> str:
 
 def format_weight(value: float) -> str:
     text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def format_component(task: Task) -> str:

@@ -17,7 +17,7 @@ most `L-1` tokens once `L >= 3`.
 >>> task = get_task("stack", seq_length=6, vocab_size=10)
 >>> block = task.sample(np.random.default_rng(0), 1)
 >>> task.decode(block.input_ids[0], block.loss_mask[0])
-'7 2 8 POP 6 POP SEP [2] [7] PAD PAD PAD'
+'6 7 4 9 8 POP SEP [9] [4] [7] [6] PAD'
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ POP = 0
 class Stack(Task):
     """Final contents of a stack after random pushes and pops.
 
-    Example (L=6, V=10): `7 2 8 POP 6 POP SEP [2 7] PAD PAD PAD`
+    Example (L=6, V=10): `6 7 4 9 8 POP SEP [9 4 7 6] PAD`
     """
 
     name = "stack"
