@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,8 +45,46 @@ def block_rng(task: Task, seed: int, split: str, block: int) -> np.random.Genera
 
 
 def generate_block(task: Task, seed: int, split: str, block: int) -> Block:
-    """Block `block` of a split: samples `block*B .. (block+1)*B - 1` with `B = task.block_size`."""
-    return task.sample(block_rng(task, seed, split, block), task.block_size)
+    """Block `block` of a split: samples `block*B .. (block+1)*B - 1` with `B = task.block_size`.
+
+    For tasks with a held-out test set, training blocks skip every sample of that set
+    (drawing replacements from the same generator), so the held-out set is never trained on.
+    """
+    rng = block_rng(task, seed, split, block)
+    if split != "train" or not task.heldout_size:
+        return task.sample(rng, task.block_size)
+    heldout = heldout_keys(task, seed)
+    parts, kept = [], 0
+    while kept < task.block_size:
+        drawn = task.sample(rng, task.block_size)
+        keep = np.fromiter((row.tobytes() not in heldout for row in drawn.input_ids), bool, len(drawn))
+        parts.append(drawn[keep])
+        kept += int(keep.sum())
+    return Block.concatenate(parts)[: task.block_size]
+
+
+@lru_cache(maxsize=16)
+def fixed_test_set(task: Task, seed: int) -> Block:
+    """The first `task.heldout_size` *distinct* samples of the test split: a fixed test set without duplicates."""
+    want, seen, parts, kept = task.heldout_size, set(), [], 0
+    for block in range(1000):
+        drawn = task.sample(block_rng(task, seed, "test", block), task.block_size)
+        keep = np.zeros(len(drawn), bool)
+        for i, row in enumerate(drawn.input_ids):
+            key = row.tobytes()
+            if key not in seen and kept + int(keep.sum()) < want:
+                seen.add(key)
+                keep[i] = True
+        parts.append(drawn[keep])
+        kept += int(keep.sum())
+        if kept >= want:
+            return Block.concatenate(parts)
+    raise TaskError(f"{task.name}: could not find test_size={want} distinct samples; lower 'test_size'")
+
+
+@lru_cache(maxsize=16)
+def heldout_keys(task: Task, seed: int) -> frozenset[bytes]:
+    return frozenset(row.tobytes() for row in fixed_test_set(task, seed).input_ids)
 
 
 def generate(task: Task, seed: int, split: str, start: int, stop: int) -> Block:

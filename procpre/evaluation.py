@@ -9,7 +9,7 @@ answer is not unique is still scored correctly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,7 +19,10 @@ from procpre.tasks.base import Block, Task
 
 @dataclass
 class EvalSums:
-    """Additive sums, so shards evaluated on different processes can be reduced by summing."""
+    """Additive sums, so shards evaluated on different processes can be reduced by summing.
+
+    `extra` holds (correct, scored) per named metric mask of the task (e.g. `published`).
+    """
 
     loss: float = 0.0
     tokens: int = 0
@@ -27,22 +30,27 @@ class EvalSums:
     samples: int = 0
     exact: int = 0
     verified: int = 0
+    extra: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: EvalSums) -> None:
-        for name in self.__dataclass_fields__:
+        for name in ("loss", "tokens", "correct", "samples", "exact", "verified"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name, (hit, total) in other.extra.items():
+            mine = self.extra.setdefault(name, [0, 0])
+            mine[0] += hit
+            mine[1] += total
 
-    def as_tensor(self, device: torch.device) -> torch.Tensor:
-        return torch.tensor(
-            [self.loss, self.tokens, self.correct, self.samples, self.exact, self.verified],
-            dtype=torch.float64,
-            device=device,
-        )
+    def as_tensor(self, device: torch.device, names: list[str]) -> torch.Tensor:
+        values = [self.loss, self.tokens, self.correct, self.samples, self.exact, self.verified]
+        for name in names:
+            values += self.extra.get(name, [0, 0])
+        return torch.tensor(values, dtype=torch.float64, device=device)
 
     @classmethod
-    def from_tensor(cls, t: torch.Tensor) -> EvalSums:
+    def from_tensor(cls, t: torch.Tensor, names: list[str]) -> EvalSums:
         v = t.tolist()
-        return cls(v[0], int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]))
+        extra = {name: [int(v[6 + 2 * i]), int(v[7 + 2 * i])] for i, name in enumerate(names)}
+        return cls(v[0], int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), extra)
 
     def metrics(self, task: Task) -> dict[str, float]:
         out = {
@@ -52,6 +60,8 @@ class EvalSums:
         }
         if task.kind == "sequence":
             out["verified"] = self.verified / max(self.samples, 1)
+        for name, (hit, total) in sorted(self.extra.items()):
+            out[f"{name}_accuracy"] = hit / max(total, 1)
         return out
 
 
@@ -75,6 +85,11 @@ def evaluate_block(model: torch.nn.Module, task: Task, block: Block, batch_size:
         sums.correct += int(hit.sum())
         sums.samples += len(part)
         sums.exact += int(((hit | ~mask).all(dim=1)).sum())
+        for name, extra_mask in task.metric_masks(part.input_ids).items():
+            m = torch.from_numpy(extra_mask[:, :-1]).to(device)
+            mine = sums.extra.setdefault(name, [0, 0])
+            mine[0] += int(((pred == targets) & m).sum())
+            mine[1] += int(m.sum())
         if task.kind == "sequence":
             filled = part.input_ids.copy()
             scored = part.loss_mask[:, :-1]

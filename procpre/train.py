@@ -11,8 +11,10 @@ resumed run needs no replay: it loads the optimiser/RNG state and continues.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
+import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -161,6 +163,16 @@ def train(
         log_with=config.report_to or None,
         project_dir=config.save_dir,
     )
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and accelerator.num_processes == 1:
+        raise RuntimeError(
+            f"launched as {launched} processes but accelerate sees a single one, so each would train alone; "
+            "on CPU use `ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N ...`"
+        )
+    for tracker in config.report_to:
+        if importlib.util.find_spec(tracker) is None:
+            accelerator.print(f"warning: report_to includes {tracker!r} but it is not installed (pip install "
+                              f"{tracker}); metrics go to {config.save_dir}/metrics.jsonl only")
     set_seed(config.seed)
     save_dir = Path(config.save_dir)
     full_task = config.build_task()
@@ -168,6 +180,8 @@ def train(
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
         state = LoopState(**read_trainer_state(resume_from))
+    elif config.resume:
+        accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
     if config.curriculum.enabled and state.curriculum_length is None:
         state.curriculum_length = config.curriculum.start_length
     task = _current_task(config, state)
@@ -181,16 +195,20 @@ def train(
         )
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
         accelerator.print(f"resumed from {resume_from} at step {state.step}")
 
     if accelerator.is_main_process:
         save_dir.mkdir(parents=True, exist_ok=True)
-        accelerator.init_trackers(config.wandb_project or "procpre", config=_flat(config))
+        wandb_kwargs = {"entity": config.wandb_entity, "name": config.run_name}
+        accelerator.init_trackers(config.wandb_project or "procpre", config=_flat(config),
+                                  init_kwargs={"wandb": {k: v for k, v in wandb_kwargs.items() if v}})
     world, rank = accelerator.num_processes, accelerator.process_index
-    tokens_per_step = config.batch_size * config.gradient_accumulation_steps * world * task.length
+    samples_per_step = config.batch_size * config.gradient_accumulation_steps * world
     meta_base = {
         "stage": stage,
         "config": config.as_dict(),
@@ -212,7 +230,7 @@ def train(
         mininterval=1.0,
         dynamic_ncols=True,
     )
-    started, start_step = time.perf_counter(), state.step
+    started, start_tokens = time.perf_counter(), state.tokens_seen
     calls_left = max_steps_this_call
 
     with _StopFlag() as stop:
@@ -220,11 +238,11 @@ def train(
         while state.step < config.max_steps:
             step_loss = _optimizer_step(config, model, optimizer, scheduler, accelerator, task, state.step, rank, world)
             state.step += 1
-            state.tokens_seen += tokens_per_step
+            state.tokens_seen += samples_per_step * task.length
             record: dict[str, Any] = {}
             if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
                 elapsed = time.perf_counter() - started
-                rate = (state.step - start_step) * tokens_per_step / max(elapsed, 1e-9)
+                rate = (state.tokens_seen - start_tokens) / max(elapsed, 1e-9)
                 record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
                 bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
             if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
@@ -301,7 +319,8 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     if config.grad_clip > 0:
         accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
-    scheduler.step()
+    if not getattr(optimizer, "step_was_skipped", False):  # fp16 overflow: no step, no schedule advance
+        scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return _sum(accelerator, loss_sum) / max(global_scored, 1.0)
 
@@ -330,7 +349,9 @@ def _evaluate(config: TrainConfig, accelerator: Accelerator, model: torch.nn.Mod
                 accelerator.unwrap_model(model), task, block, config.eval_batch_size, accelerator.device
             )
     if world > 1:
-        sums = EvalSums.from_tensor(accelerator.reduce(sums.as_tensor(accelerator.device), reduction="sum"))
+        names = sorted(task.metric_masks(samples(task, config.seed, "validation", 0, 1).input_ids))
+        reduced = accelerator.reduce(sums.as_tensor(accelerator.device, names), reduction="sum")
+        sums = EvalSums.from_tensor(reduced, names)
     return sums.metrics(task)
 
 

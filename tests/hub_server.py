@@ -10,11 +10,18 @@ Storage layout (under ``root_dir``)::
         meta.json               # {"private": bool, "createdAt": iso-date}
         refs.json               # {"branches": {name: sha}, "tags": {name: sha}}
         commits/{sha}.json      # {"id", "parents", "tree", "title", "message", "date", "author", "files"}
-        objects/{oid[:2]}/{oid} # file contents, addressed by their git blob oid
+        objects/{oid[:2]}/{oid} # regular files, addressed by their git blob oid
+        lfs/{sha[:2]}/{sha256}  # LFS files, addressed by their sha256
 
-Commit, tree and blob ids are real git object ids (SHA-1 of the git object encoding), so they are 40 hex chars
-like the Hub's. Every file is uploaded as a "regular" git blob: the ``preupload`` endpoint never answers "lfs",
-hence clients send contents inline (base64) in the NDJSON commit payload and neither LFS nor Xet is involved.
+Commit, tree and blob ids are real git object ids (SHA-1 of the git object encoding; for LFS files, of the LFS
+pointer file), so they are 40 hex chars like the Hub's.
+
+Uploads follow the Hub: ``preupload`` answers "lfs" for files matching the ``filter=lfs`` patterns of the repo's
+``.gitattributes`` (the initial commit has the usual ones: ``*.parquet``, ``*.safetensors``, ...), for binary
+samples and for files of 10 MiB or more, and "regular" otherwise. Regular files are sent inline (base64) in the
+NDJSON commit payload; LFS files go through the LFS batch API (``basic`` transfer: one PUT to this server) and are
+then referenced by ``lfsFile`` commit operations. Clients must not use Xet (set ``HF_HUB_DISABLE_XET=1``), unless
+the server runs with ``lfs=False``: then every file is "regular" and neither LFS nor Xet is ever involved.
 Authentication is not checked: any token (or none) is accepted.
 """
 
@@ -53,12 +60,18 @@ REPO_TYPES: dict[str, str] = {"models": "model", "datasets": "dataset", "spaces"
 URL_PREFIXES: dict[str, str] = {"model": "", "dataset": "datasets/", "space": "spaces/", "kernel": "kernels/"}
 """Repo type -> prefix of web URLs (``/{prefix}{repo_id}/resolve/...``)."""
 
-GITATTRIBUTES = (
-    "*.bin filter=lfs diff=lfs merge=lfs -text\n"
-    "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pt filter=lfs diff=lfs merge=lfs -text\n"
-    "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
-)
+GITATTRIBUTES = "".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+    for pattern in (
+        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.gz", "*.h5", "*.joblib", "*.model", "*.msgpack", "*.npy",
+        "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.safetensors",
+        "*.tar", "*.tflite", "*.tgz", "*.xz", "*.zip", "*.zst", "*tfevents*",
+    )
+)  # fmt: skip
+"""Content of ``.gitattributes`` in the initial commit of every repo (LFS patterns, like on the Hub)."""
+
+LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
+"""Files of this size or larger are always uploaded with LFS (when LFS is enabled)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -114,6 +127,35 @@ def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
 
 
+@dataclass(frozen=True)
+class LfsPointer:
+    """Reference to an LFS object already stored in the repo (commit addition of an ``lfsFile``)."""
+
+    sha256: str
+    size: int
+
+    @property
+    def pointer(self) -> bytes:
+        """The git-lfs pointer file, stored in git in place of the content."""
+        return f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {self.size}\n".encode()
+
+
+def lfs_patterns(gitattributes: str) -> list[str]:
+    """Patterns tracked with ``filter=lfs`` in a ``.gitattributes`` file."""
+    patterns = []
+    for line in gitattributes.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not parts[0].startswith("#") and "filter=lfs" in parts[1:]:
+            patterns.append(parts[0])
+    return patterns
+
+
+def matches_lfs_pattern(path: str, patterns: list[str]) -> bool:
+    """Whether ``path`` matches one of the (gitattributes-style) patterns."""
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(path, p.lstrip("/")) if "/" in p else fnmatch.fnmatch(name, p) for p in patterns)
+
+
 # ---------------------------------------------------------------------------------------------------------- errors
 
 
@@ -161,9 +203,10 @@ class Repo:
 class HubStore:
     """Repos, refs, commits and blobs stored under a root directory."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        """Use ``root`` as storage directory (created if needed)."""
+    def __init__(self, root: str | os.PathLike[str], lfs: bool = True) -> None:
+        """Use ``root`` as storage directory (created if needed); ``lfs=False`` makes every upload "regular"."""
         self.root = Path(root)
+        self.lfs = lfs
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self._commits: dict[tuple[Path, str], dict[str, Any]] = {}
@@ -289,13 +332,16 @@ class HubStore:
         self,
         repo: Repo,
         parent: str | None,
-        additions: dict[str, bytes],
+        additions: dict[str, bytes | LfsPointer],
         deletions: set[str],
         title: str,
         description: str,
         author: str = DEFAULT_USER,
     ) -> str:
-        """Create a commit on top of ``parent``; ``deletions`` are files or folders (``"dir/"``)."""
+        """Create a commit on top of ``parent``; ``deletions`` are files or folders (``"dir/"``).
+
+        ``additions`` maps paths to contents (regular files) or to :class:`LfsPointer` (uploaded LFS objects).
+        """
         with self.lock:
             files: dict[str, dict[str, Any]] = dict(self.get_commit(repo, parent)["files"]) if parent else {}
             for path in deletions:
@@ -306,17 +352,21 @@ class HubStore:
                 for f in matched:
                     del files[f]
             for path, data in additions.items():
-                oid = git_blob_oid(data)
-                obj = repo.path / "objects" / oid[:2] / oid
-                if not obj.is_file():
-                    obj.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = obj.with_suffix(f".{uuid.uuid4().hex}.tmp")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, obj)
+                entry: dict[str, Any]
+                if isinstance(data, LfsPointer):
+                    if not self.lfs_path(repo, data.sha256).is_file():
+                        raise HubError(422, f"LFS object {data.sha256} of {path} was not uploaded")
+                    pointer = data.pointer
+                    lfs = {"oid": data.sha256, "size": data.size, "pointerSize": len(pointer)}
+                    entry = {"oid": git_blob_oid(pointer), "size": data.size, "lfs": lfs}
+                else:
+                    oid = git_blob_oid(data)
+                    self._write_object(repo.path / "objects" / oid[:2] / oid, data)
+                    entry = {"oid": oid, "size": len(data)}
                 # A file replaces a folder of the same name and vice versa (like a git checkout would).
                 for other in [f for f in files if f.startswith(path + "/") or path.startswith(f + "/")]:
                     del files[other]
-                files[path] = {"oid": oid, "size": len(data)}
+                files[path] = entry
             timestamp = time.time()
             tree = tree_oids(files)[""]
             message = title + (f"\n\n{description}" if description else "") + "\n"
@@ -335,9 +385,33 @@ class HubStore:
             self._write_json(repo.path / "commits" / f"{sha}.json", manifest)
             return sha
 
-    def read_blob(self, repo: Repo, oid: str) -> bytes:
-        """Return the content of a blob."""
-        return (repo.path / "objects" / oid[:2] / oid).read_bytes()
+    def read_file(self, repo: Repo, entry: dict[str, Any]) -> bytes:
+        """Return the content of a file entry of a commit (regular or LFS)."""
+        if "lfs" in entry:
+            return self.lfs_path(repo, entry["lfs"]["oid"]).read_bytes()
+        return (repo.path / "objects" / entry["oid"][:2] / entry["oid"]).read_bytes()
+
+    @staticmethod
+    def lfs_path(repo: Repo, sha256: str) -> Path:
+        """Where an LFS object is stored."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise HubError(400, f"Invalid LFS oid: {sha256}")
+        return repo.path / "lfs" / sha256[:2] / sha256
+
+    def put_lfs(self, repo: Repo, sha256: str, data: bytes) -> None:
+        """Store an LFS object after checking its sha256."""
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise HubError(400, f"Uploaded content does not match sha256 {sha256}")
+        self._write_object(self.lfs_path(repo, sha256), data)
+
+    @staticmethod
+    def _write_object(path: Path, data: bytes) -> None:
+        """Write a content-addressed object atomically (no-op if it exists)."""
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
 
     def last_commit(self, repo: Repo, sha: str, path: str, is_dir: bool) -> dict[str, Any]:
         """Return the most recent commit (first-parent history) that changed ``path``."""
@@ -422,13 +496,15 @@ def start_hub_server(
     host: str = "127.0.0.1",
     port: int = 0,
     sock: socket.socket | None = None,
+    lfs: bool = True,
 ) -> tuple[HubHTTPServer, str]:
     """Start a Hub server in a daemon thread; return ``(server, base_url)``. Stop it with ``server.stop()``.
 
     ``sock`` may be an already bound (not yet listening) socket, e.g. to reserve the port before the clients'
-    ``HF_ENDPOINT`` is set.
+    ``HF_ENDPOINT`` is set. With ``lfs=False`` every file is uploaded inline ("regular"), which also works for
+    clients that have Xet enabled.
     """
-    server = HubHTTPServer(HubStore(root_dir), (host, port), sock=sock)
+    server = HubHTTPServer(HubStore(root_dir, lfs=lfs), (host, port), sock=sock)
     server.thread = threading.Thread(target=server.serve_forever, name="hub-server", daemon=True)
     server.thread.start()
     return server, server.base_url
@@ -577,7 +653,7 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     # -- routing
     def _route(self, method: str, segments: list[str], query: dict[str, list[str]], body: bytes) -> None:
-        """Route ``/api/...`` and ``/[{type}s/]{repo_id}/resolve|raw/{revision}/{path}``."""
+        """Route ``/api/...``, ``/[{type}s/]{repo_id}/resolve|raw/{revision}/{path}`` and the LFS endpoints."""
         if segments[:1] == ["api"]:
             self._route_api(method, segments[1:], query, body)
             return
@@ -589,7 +665,16 @@ class _HubHandler(BaseHTTPRequestHandler):
             revision, rest = _split_revision(segments[3:])
             self._resolve(repo, revision, "/".join(rest))
             return
-        raise HubError(404, f"Not found: {self.path}")
+        if len(segments) == 6 and segments[1].endswith(".git") and segments[2:5] == ["info", "lfs", "objects"]:
+            repo = self.store.repo(repo_type, f"{segments[0]}/{segments[1].removesuffix('.git')}")
+            if segments[5] == "batch" and method == "POST":
+                self._lfs_batch(repo, json.loads(body or b"{}"))
+                return
+            if method == "PUT":
+                self.store.put_lfs(repo, segments[5], body)
+                self._send_json(200, {})
+                return
+        raise HubError(404, f"Not found: {method} {self.path}")
 
     def _route_api(self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes) -> None:
         """Route ``/api/...`` requests."""
@@ -728,19 +813,23 @@ class _HubHandler(BaseHTTPRequestHandler):
         sha = self.store.resolve(repo, revision)
         commit = self.store.get_commit(repo, sha)
         blobs = _as_bool(query.get("blobs"))
-        siblings = [
-            {"rfilename": path, **({"size": info["size"], "blobId": info["oid"]} if blobs else {})}
-            for path, info in commit["files"].items()
-        ]
+        siblings: list[dict[str, Any]] = []
+        for path, info in commit["files"].items():
+            siblings.append({"rfilename": path})
+            if blobs:
+                siblings[-1].update(size=info["size"], blobId=info["oid"])
+                if "lfs" in info:
+                    lfs = info["lfs"]
+                    siblings[-1]["lfs"] = {"size": lfs["size"], "sha256": lfs["oid"], "pointerSize": lfs["pointerSize"]}
         data = {**self._repo_summary(repo, sha), "siblings": siblings}
         data["usedStorage"] = sum(info["size"] for info in commit["files"].values())
         if "README.md" in commit["files"]:
-            card = _card_data(self.store.read_blob(repo, commit["files"]["README.md"]["oid"]))
+            card = _card_data(self.store.read_file(repo, commit["files"]["README.md"]))
             if card is not None:
                 data["cardData"] = card
         if repo.repo_type == "model" and "config.json" in commit["files"]:
             try:
-                config = json.loads(self.store.read_blob(repo, commit["files"]["config.json"]["oid"]))
+                config = json.loads(self.store.read_file(repo, commit["files"]["config.json"]))
                 data["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
             except ValueError:
                 pass
@@ -765,6 +854,8 @@ class _HubHandler(BaseHTTPRequestHandler):
         info = commit["files"].get(path)
         if info is not None:
             entry: dict[str, Any] = {"type": "file", "oid": info["oid"], "size": info["size"], "path": path}
+            if "lfs" in info:
+                entry["lfs"] = info["lfs"]
         else:
             entry = {"type": "directory", "oid": self.store.get_trees(repo, sha)[path], "size": 0, "path": path}
         if expand:
@@ -821,9 +912,11 @@ class _HubHandler(BaseHTTPRequestHandler):
         )
 
     def _preupload(self, repo: Repo, revision: str, payload: dict[str, Any]) -> None:
-        """``POST /api/{type}s/{repo_id}/preupload/{revision}``: every file is uploaded as ``regular``."""
+        """``POST /api/{type}s/{repo_id}/preupload/{revision}``: "lfs" or "regular" upload mode of each file."""
         sha = self.store.resolve(repo, revision)
         files = self.store.get_commit(repo, sha)["files"]
+        attributes = files.get(".gitattributes")
+        tracked = lfs_patterns(self.store.read_file(repo, attributes).decode(errors="replace")) if attributes else []
         patterns = [
             line.strip()
             for line in (payload.get("gitIgnore") or "").splitlines()
@@ -833,15 +926,20 @@ class _HubHandler(BaseHTTPRequestHandler):
         for item in payload.get("files", []):
             path = item["path"]
             ignored = any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path.rsplit("/", 1)[-1], p) for p in patterns)
-            existing = files.get(path)
-            out.append(
-                {
-                    "path": path,
-                    "uploadMode": "regular",
-                    "shouldIgnore": ignored,
-                    "oid": existing["oid"] if existing else None,
-                }
+            sample = base64.b64decode(item.get("sample") or "")
+            lfs = self.store.lfs and (
+                matches_lfs_pattern(path, tracked) or b"\0" in sample or item.get("size", 0) >= LFS_SIZE_THRESHOLD
             )
+            existing = files.get(path)
+            # The client compares this oid with its own: the sha256 for LFS uploads, the git blob oid otherwise.
+            oid = (
+                (existing["lfs"]["oid"] if "lfs" in existing else None)
+                if lfs
+                else existing["oid"]
+                if existing
+                else None
+            )
+            out.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": ignored, "oid": oid})
         self._send_json(200, {"files": out, "commitOid": sha})
 
     def _commit(self, repo: Repo, revision: str, query: dict[str, list[str]], body: bytes) -> None:
@@ -849,7 +947,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         if _as_bool(query.get("create_pr")):
             raise HubError(400, "Pull requests are not supported by the test Hub server")
         header: dict[str, Any] = {}
-        additions: dict[str, bytes] = {}
+        additions: dict[str, bytes | LfsPointer] = {}
         deletions: set[str] = set()
         for line in body.splitlines():
             if not line.strip():
@@ -866,7 +964,12 @@ class _HubHandler(BaseHTTPRequestHandler):
                 path = value["path"].rstrip("/") if key == "deletedFile" else value["path"].rstrip("/") + "/"
                 deletions.add(path)
             elif key == "lfsFile":
-                raise HubError(400, "LFS files are not supported by the test Hub server (preupload answers 'regular')")
+                sha256 = value["oid"]
+                size = value.get("size")
+                if size is None:  # copy of an LFS file: the size is not sent
+                    lfs_file = self.store.lfs_path(repo, sha256)
+                    size = lfs_file.stat().st_size if lfs_file.is_file() else 0
+                additions[_check_path(value["path"])] = LfsPointer(sha256, int(size))
             else:
                 raise HubError(400, f"Unknown commit operation: {key}")
         branch = revision.removeprefix("refs/heads/")
@@ -924,6 +1027,20 @@ class _HubHandler(BaseHTTPRequestHandler):
                 self.store.set_ref(repo, "tags", tag, self.store.resolve(repo, name))
         self._send_json(200, {})
 
+    def _lfs_batch(self, repo: Repo, payload: dict[str, Any]) -> None:
+        """``POST /[{type}s/]{repo_id}.git/info/lfs/objects/batch`` (upload, ``basic`` transfer)."""
+        if payload.get("operation") != "upload":
+            raise HubError(400, "Only the LFS 'upload' operation is supported")
+        objects = []
+        for obj in payload.get("objects", []):
+            oid, size = obj["oid"], int(obj["size"])
+            out: dict[str, Any] = {"oid": oid, "size": size}
+            if not self.store.lfs_path(repo, oid).is_file():
+                href = f"{self._repo_url(repo)}.git/info/lfs/objects/{oid}"
+                out.update(authenticated=True, actions={"upload": {"href": href, "expires_in": 3600}})
+            objects.append(out)
+        self._send_json(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
+
     def _resolve(self, repo: Repo, revision: str, path: str) -> None:
         """``HEAD|GET /[{type}s/]{repo_id}/resolve/{revision}/{path}``, with ``Range`` support."""
         sha = self.store.resolve(repo, revision)
@@ -931,11 +1048,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         if info is None:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": sha})
         size: int = info["size"]
-        data = self.store.read_blob(repo, info["oid"]) if self.command == "GET" else b""
+        data = self.store.read_file(repo, info) if self.command == "GET" else b""
         name = path.rsplit("/", 1)[-1]
+        # LFS files: the Hub redirects to a CDN and describes the target with X-Linked-*; here they are served
+        # directly, with the same headers (the etag of an LFS file is its sha256, as on the Hub).
+        etag = info["lfs"]["oid"] if "lfs" in info else info["oid"]
+        linked = {"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(size)} if "lfs" in info else {}
         headers = {
             "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-            "ETag": f'"{info["oid"]}"',
+            "ETag": f'"{etag}"',
+            **linked,
             "X-Repo-Commit": sha,
             "Accept-Ranges": "bytes",
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}; filename=\"{name}\"",

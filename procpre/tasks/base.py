@@ -174,6 +174,19 @@ class Task:
     def decode_token(self, token: int) -> str:
         raise NotImplementedError
 
+    def metric_masks(self, input_ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Extra named scoring masks (same convention as loss_mask) reported as `<name>_accuracy`.
+
+        Downstream tasks add the published metric's mask here, so it is reported
+        under its own name beside the whole-answer accuracy.
+        """
+        return {}
+
+    @property
+    def heldout_size(self) -> int:
+        """How many distinct test samples the training stream must never emit (0: no filtering)."""
+        return int(self.params.get("test_size", 0))
+
     # -- shared behaviour --------------------------------------------------------------
     def sample(self, rng: np.random.Generator, n: int) -> Block:
         ids, mask = self._generate(rng, n)

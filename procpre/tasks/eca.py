@@ -65,7 +65,7 @@ class ECA(Task):
         grid[:, 0, : self.width] = rng.integers(0, 2, size=(n, self.width), dtype=np.int32)
         for t in range(1, self.steps + 1):
             grid[:, t, : self.width] = self.step(grid[:, t - 1, : self.width])
-        ids = grid.reshape(n, -1)[:, : self.length]
+        ids = grid.reshape(n, (self.steps + 1) * (self.width + 1))[:, : self.length]
         return np.ascontiguousarray(ids), self.loss_mask(n)
 
     def loss_mask(self, n: int) -> np.ndarray:

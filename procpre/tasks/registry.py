@@ -28,9 +28,36 @@ def task_class(name: str) -> type[Task]:
     raise TaskError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(sorted(TASKS))}")
 
 
+def parse_task_id(name: str) -> tuple[str, dict[str, Any]]:
+    """`condattendstream_30` -> ("condattendstream", {"n": 30}) for tasks that declare `ID_PARAMS`.
+
+    The published downstream ids put parameters in the name; `forwardaddition_3_5`
+    fills two (a digit range). Plain names pass through unchanged.
+    """
+    from procpre import tasks as _  # noqa: F401
+
+    if name in TASKS:
+        return name, {}
+    base, *numbers = name.split("_")
+    while numbers and not numbers[0].isdigit():  # names with underscores, e.g. dyck_shuffle
+        base += "_" + numbers.pop(0)
+    cls = TASKS.get(base)
+    fields = getattr(cls, "ID_PARAMS", ())
+    if cls is None or not numbers or not all(n.isdigit() for n in numbers) or len(numbers) > len(fields):
+        return name, {}
+    values = [int(n) for n in numbers]
+    if len(values) < len(fields):  # `forwardaddition_5` = a range of one length
+        values += [values[-1]] * (len(fields) - len(values))
+    return base, dict(zip(fields, values))
+
+
 def get_task(name: str, **params: Any) -> Task:
-    """Build a validated task by name (`procpre tasks` lists names and parameters)."""
-    return task_class(name)(**params)
+    """Build a validated task by name or published id (`procpre tasks` lists names and parameters)."""
+    base, from_id = parse_task_id(name)
+    clash = sorted(set(from_id) & set(params))
+    if clash:
+        raise TaskError(f"{name}: {', '.join(clash)} given both in the task id and as parameters")
+    return task_class(base)(**from_id, **params)
 
 
 def task_from_config(config: dict[str, Any]) -> Task:
