@@ -273,7 +273,12 @@ def pretrain(
         config = load_config(config_path, overrides)
     except (ConfigError, TaskError) as err:
         _fail(str(err))
-    result = train(config)
+    from procpre.hub import PushError
+
+    try:
+        result = train(config)
+    except PushError as err:
+        _fail(f"{err}. The run is saved in {config.save_dir}; push it with `procpre push {config.save_dir} {config.push_to_hub}`")
     if result.stopped == "interrupted":
         click.echo(f"interrupted: checkpoint saved at {result.checkpoint}; continue with --resume")
         raise SystemExit(130)

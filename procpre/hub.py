@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from huggingface_hub import HfApi
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+try:  # the Hub client's HTTP library base error (httpx / httpx2): refused connections, timeouts... are not OSErrors
+    from huggingface_hub.errors import HTTPError as _ClientError
+except ImportError:  # pragma: no cover - older clients on requests, whose errors are OSErrors
+    _ClientError = HfHubHTTPError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,9 +30,12 @@ def with_retries(action: Callable[[], T], what: str, attempts: int = 3, wait: fl
     for attempt in range(1, attempts + 1):
         try:
             return action()
-        except (HfHubHTTPError, OSError) as err:  # requests/httpx connection errors are OSErrors
-            if attempt == attempts:
-                raise PushError(f"{what} failed after {attempts} attempts: {err}") from err
+        except HFValidationError as err:  # a malformed repo id or revision: retrying cannot help
+            raise PushError(f"{what} failed: {err}") from err
+        except (HfHubHTTPError, _ClientError, OSError) as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if attempt == attempts or (status is not None and 400 <= status < 500 and status not in (408, 429)):
+                raise PushError(f"{what} failed after {attempt} attempt{'s' * (attempt > 1)}: {err}") from err
             log.warning("%s failed (attempt %d/%d): %s; retrying", what, attempt, attempts, err)
             time.sleep(wait * 2 ** (attempt - 1))
     raise AssertionError("unreachable")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
+from transformers import AutoModelForCausalLM, PreTrainedModel
 
 COMPONENTS = ("attn", "ffn", "ln", "embed")
 ALL = "everything"
@@ -198,7 +198,6 @@ def transfer(
     for component in sources:
         if component not in COMPONENTS:
             raise TransferError(f"unknown component {component!r}; choose from {', '.join((*COMPONENTS, ALL))}")
-    freeze = parse_components(freeze)
     report = TransferReport({c: s.name for c, s in sources.items()}, embedding_init)
     params = dict(target.named_parameters())
     for component, source in sources.items():
@@ -219,12 +218,20 @@ def transfer(
             copied = True
         key = report.copied if copied else report.initialised
         key[component] = key.get(component, 0) + param.numel()
-    for name, param in params.items():
-        component = component_of(name)
-        if component in freeze:
-            param.requires_grad_(False)
-            report.frozen[component] = report.frozen.get(component, 0) + param.numel()
+    report.frozen = freeze_components(target, freeze)
     return report
+
+
+def freeze_components(model: torch.nn.Module, components: list[str] | str | None) -> dict[str, int]:
+    """Stop gradients to the named components; returns frozen parameter counts per component."""
+    wanted = parse_components(components)
+    frozen: dict[str, int] = {}
+    for name, param in model.named_parameters():
+        component = component_of(name)
+        if component in wanted:
+            param.requires_grad_(False)
+            frozen[component] = frozen.get(component, 0) + param.numel()
+    return frozen
 
 
 def _transfer_embedding(name: str, param: torch.nn.Parameter, source: Source, strategy: str, rep: TransferReport) -> bool:
@@ -264,12 +271,3 @@ def build_plan(
         for c in parse_components(component):
             plan[c] = get(path)
     return plan
-
-
-def target_config_like(source: Source, vocab: int, positions: int, dropout: float = 0.0) -> Any:
-    """A downstream GPT-2 config of the source's size with the downstream vocabulary and positions."""
-    cfg = AutoConfig.for_model(
-        "gpt2", n_layer=source.layers, n_head=source.heads or 1, n_embd=source.width, vocab_size=vocab,
-        n_positions=positions, resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-    )
-    return cfg

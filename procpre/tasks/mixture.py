@@ -16,8 +16,8 @@ Two ways to build one:
 >>> mix == Mixture(tasks=[get_task(n, seq_length=4, vocab_size=10) for n in ("set", "sort", "union")],
 ...                weights=[1, 1, 2])
 True
->>> get_task("mixture", components="sort(seq_length=3),dyck(k=2,seq_length=8)").config_dict()
-{'task': 'mixture', 'components': 'sort(seq_length=3,vocab_size=100),dyck(k=2,seq_length=8,p_open=0.5)', 'weights': '1,1'}
+>>> get_task("mixture", components="sort(seq_length=3),dyck(k=2,seq_length=8)").config_dict()["components"]
+'sort(seq_length=3,vocab_size=100),dyck(k=2,seq_length=8,p_open=0.5)'
 
 `components` is a comma-separated list of task names, each optionally followed by its
 own parameters in parentheses, e.g. `"sort(seq_length=8),dyck(k=4,seq_length=16)"`;
@@ -177,7 +177,8 @@ class Mixture(Task):
             raise TaskError("mixture: give either 'tasks' or 'components', not both")
         if tasks is not None:
             if shared:
-                raise TaskError(f"mixture: shared parameter(s) {', '.join(sorted(shared))} need 'components', not 'tasks'")
+                names = ", ".join(sorted(shared))
+                raise TaskError(f"mixture: shared parameter(s) {names} need 'components', not 'tasks'")
             members = tuple(tasks)
             if not all(isinstance(t, Task) and not isinstance(t, Mixture) for t in members):
                 raise TaskError("mixture: parameter 'tasks' must be a list of (non-mixture) Task instances")

@@ -43,7 +43,7 @@ class Stack(Task):
     name = "stack"
     description = "replay pushes/pops (POP=0) and write the final stack top to bottom, padded"
     PARAMS: ClassVar[tuple[Param, ...]] = (
-        Param("seq_length", 64, "number L of operations (the final stack must fit in L-1 slots)", low=3, high=1_000_000),
+        Param("seq_length", 64, "number L of operations (the final stack fits L-1 slots)", low=3, high=1_000_000),
         Param("vocab_size", 100, "content vocabulary V (tokens 1..V-1, POP=0, SEP=V, PAD=V+1)", low=3, high=2**30),
         Param("score_end", False, "also score the first PAD after the stack (off = published loss)"),
     )
