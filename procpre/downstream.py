@@ -57,8 +57,9 @@ def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: in
     masks = {"": block.loss_mask, **{f"{k}_": v for k, v in task.metric_masks(block.input_ids).items()}}
     out: dict[str, float] = {"test_samples": float(len(block))}
     for prefix, mask in masks.items():
-        result = metric.compute(predictions=predictions.tolist(), references=references.tolist(),
-                                mask=mask[:, :-1].astype(np.int8).tolist())
+        result = metric.compute(
+            predictions=predictions.tolist(), references=references.tolist(), mask=mask[:, :-1].astype(np.int8).tolist()
+        )
         out[f"{prefix}accuracy"] = float(result["accuracy"])
         if not prefix:
             out["exact_match"] = float(result["exact_match"])

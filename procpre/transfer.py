@@ -118,8 +118,9 @@ def load_source(path_or_repo: str | os.PathLike[str], revision: str | None = Non
     if path.is_dir() and (path / "procpre_run.json").exists():
         meta = json.loads((path / "procpre_run.json").read_text())
     cfg = model.config
-    return Source(text, dict(model.state_dict()), cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size,
-                  cfg.n_positions, meta)
+    return Source(
+        text, dict(model.state_dict()), cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, meta
+    )
 
 
 def _source_from_state(name: str, state: dict[str, torch.Tensor], heads: int | None, meta: dict) -> Source:
@@ -149,9 +150,16 @@ class TransferReport:
         return "; ".join(parts) + f"; embeddings: {self.embedding_init}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan, "embedding_init": self.embedding_init, "copied": self.copied,
-                "initialised": self.initialised, "frozen": self.frozen, "notes": self.notes,
-                "summary": self.summary(), "source": ", ".join(sorted(set(self.plan.values()))) or "-"}
+        return {
+            "plan": self.plan,
+            "embedding_init": self.embedding_init,
+            "copied": self.copied,
+            "initialised": self.initialised,
+            "frozen": self.frozen,
+            "notes": self.notes,
+            "summary": self.summary(),
+            "source": ", ".join(sorted(set(self.plan.values()))) or "-",
+        }
 
 
 def _check_architecture(source: Source, target: PreTrainedModel, component: str) -> None:
@@ -234,7 +242,9 @@ def freeze_components(model: torch.nn.Module, components: list[str] | str | None
     return frozen
 
 
-def _transfer_embedding(name: str, param: torch.nn.Parameter, source: Source, strategy: str, rep: TransferReport) -> bool:
+def _transfer_embedding(
+    name: str, param: torch.nn.Parameter, source: Source, strategy: str, rep: TransferReport
+) -> bool:
     if "wpe." in name:
         src = source.state["transformer.wpe.weight"]
         if src.shape[1] != param.shape[1]:
@@ -252,9 +262,7 @@ def _transfer_embedding(name: str, param: torch.nn.Parameter, source: Source, st
     return True
 
 
-def build_plan(
-    pretrained: str | None, components: list[str], mix: dict[str, str] | None = None
-) -> dict[str, Source]:
+def build_plan(pretrained: str | None, components: list[str], mix: dict[str, str] | None = None) -> dict[str, Source]:
     """Component -> Source from `--pretrained P --transfer a,b` plus `--mix component=PATH` overrides."""
     wanted = parse_components(components)
     if wanted and not pretrained and not mix:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 METRICS_DIR = Path(__file__).resolve().parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_metric(name: str) -> Any:
     """`evaluate.load` of a procpre metric module by its folder name (sequence_accuracy, perplexity_from_loss)."""
     import evaluate
