@@ -50,6 +50,9 @@ def generate_block(task: Task, seed: int, split: str, block: int) -> Block:
     For tasks with a held-out test set, training blocks skip every sample of that set
     (drawing replacements from the same generator), so the held-out set is never trained on.
     """
+    stored = task.stored_block(seed, split, block)
+    if stored is not None:
+        return stored
     rng = block_rng(task, seed, split, block)
     if split != "train" or not task.heldout_size:
         return task.sample(rng, task.block_size)

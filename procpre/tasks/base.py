@@ -182,6 +182,10 @@ class Task:
         """
         return {}
 
+    def stored_block(self, seed: int, split: str, block: int) -> Block | None:
+        """For data read from disk (text corpora): block `block` of `split`; generated tasks return None."""
+        return None
+
     @property
     def heldout_size(self) -> int:
         """How many distinct test samples the training stream must never emit (0: no filtering)."""
