@@ -629,7 +629,9 @@ class _HubHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception as err:
             logger.exception("Hub test server error on %s %s", method, self.path)
-            self._send_json(500, {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
+            # 501 rather than 500: huggingface_hub retries 5xx errors with backoff (up to ~30 s), 501 fails at once.
+            message = f"Test Hub server error: {type(err).__name__}: {err}"
+            self._send_json(501, {"error": message, "traceback": traceback.format_exc()}, {"X-Error-Message": message})
         finally:
             headers = {key.lower(): value for key, value in self.headers.items()}
             self.server.record(RequestRecord(method, self.path, self._status, headers))
@@ -932,13 +934,11 @@ class _HubHandler(BaseHTTPRequestHandler):
             )
             existing = files.get(path)
             # The client compares this oid with its own: the sha256 for LFS uploads, the git blob oid otherwise.
-            oid = (
-                (existing["lfs"]["oid"] if "lfs" in existing else None)
-                if lfs
-                else existing["oid"]
-                if existing
-                else None
-            )
+            oid = None
+            if existing is not None and lfs:
+                oid = existing["lfs"]["oid"] if "lfs" in existing else None
+            elif existing is not None:
+                oid = existing["oid"]
             out.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": ignored, "oid": oid})
         self._send_json(200, {"files": out, "commitOid": sha})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hub_server import git_blob_oid
+from hub_server import git_blob_oid, start_hub_server
 
 if TYPE_CHECKING:
     from conftest import Hub
@@ -84,9 +85,11 @@ def test_dataset_repo_roundtrip(hub: Hub, tmp_path: Path) -> None:
     info = api.dataset_info(repo_id, files_metadata=True)
     assert info.sha == commit.oid
     assert [c["config_name"] for c in info.card_data["configs"]] == ["cfg_a", "cfg_b"]
-    sizes = {s.rfilename: (s.size, s.blob_id) for s in info.siblings}
+    siblings = {s.rfilename: s for s in info.siblings}
     parquet_bytes = (folder / "cfg_b" / "train.parquet").read_bytes()
-    assert sizes["cfg_b/train.parquet"] == (len(parquet_bytes), git_blob_oid(parquet_bytes))
+    assert siblings["cfg_b/train.parquet"].size == len(parquet_bytes)
+    assert siblings["cfg_b/train.parquet"].lfs.sha256 == hashlib.sha256(parquet_bytes).hexdigest()  # LFS file
+    assert siblings["README.md"].lfs is None and siblings["README.md"].blob_id == git_blob_oid(README.encode())
 
     hub.clear_cache()
     start = len(hub.requests)
@@ -143,6 +146,9 @@ def test_model_repo_branches_roundtrip(hub: Hub, tmp_path: Path) -> None:
         "initial commit",
     ]
     assert api.model_info(repo_id).sha == main_commit.oid
+    (weights_info,) = api.get_paths_info(repo_id, "model.safetensors")
+    main_weights_bytes = (tmp_path / "main" / "model.safetensors").read_bytes()
+    assert weights_info.lfs.sha256 == hashlib.sha256(main_weights_bytes).hexdigest()  # uploaded with LFS
     assert api.model_info(repo_id, revision="step-10").sha == notes.oid
     assert branch_commit.oid != main_commit.oid
 
@@ -154,8 +160,7 @@ def test_model_repo_branches_roundtrip(hub: Hub, tmp_path: Path) -> None:
         assert isinstance(loaded, GPT2LMHeadModel)
         for name, tensor in expected.state_dict().items():
             assert torch.equal(loaded.state_dict()[name], tensor), (revision, name)
-    assert _resolved(hub, start, "GET", f"{main_commit.oid}/model.safetensors") == [200]
-    assert _resolved(hub, start, "GET", f"{notes.oid}/model.safetensors") == [200]
+    assert _resolved(hub, start, "GET", "/model.safetensors") == [200, 200]  # one real download per revision
 
     snapshot = Path(snapshot_download(repo_id, revision="step-10", cache_dir=tmp_path / "snapshots"))
     assert snapshot.name == notes.oid
@@ -166,14 +171,14 @@ def test_model_repo_branches_roundtrip(hub: Hub, tmp_path: Path) -> None:
     assert (snapshot / "notes" / "step.txt").read_bytes() == b"trained for 10 steps\n"
 
     main_weights = hf_hub_download(repo_id, "model.safetensors", cache_dir=tmp_path / "single")
-    assert Path(main_weights).read_bytes() == (tmp_path / "main" / "model.safetensors").read_bytes()
+    assert Path(main_weights).read_bytes() == main_weights_bytes
     with pytest.raises(EntryNotFoundError):
         hf_hub_download(repo_id, "notes/step.txt", cache_dir=tmp_path / "single")
 
 
 def test_file_endpoints_and_errors(hub: Hub) -> None:
     """Metadata, tree/paths-info listings, ranged reads, tags, deletions and the Hub error codes."""
-    from huggingface_hub import HfFileSystem, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import CommitOperationAdd, HfFileSystem, get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
@@ -183,16 +188,31 @@ def test_file_endpoints_and_errors(hub: Hub) -> None:
 
     api, repo_id = hub.api, hub.repo_id("files")
     api.create_repo(repo_id, private=True)
-    payload = bytes(range(256)) * 8
-    commit = api.upload_file(path_or_fileobj=payload, path_in_repo="data/deep/blob.bin", repo_id=repo_id)
+    payload, text = bytes(range(256)) * 8, b"plain text\n"
+    operations = [
+        CommitOperationAdd(path_in_repo="data/deep/blob.bin", path_or_fileobj=payload),  # LFS (*.bin, binary)
+        CommitOperationAdd(path_in_repo="data/notes.txt", path_or_fileobj=text),  # regular
+    ]
+    commit = api.create_commit(repo_id, operations=operations, commit_message="Add files")
+    unchanged = api.upload_file(path_or_fileobj=payload, path_in_repo="data/deep/blob.bin", repo_id=repo_id)
+    assert unchanged.oid == commit.oid  # the client skipped the unchanged file (preupload returned its sha256)
 
     meta = get_hf_file_metadata(hf_hub_url(repo_id, "data/deep/blob.bin"), token=hub.token)
-    assert (meta.etag, meta.commit_hash, meta.size) == (git_blob_oid(payload), commit.oid, len(payload))
+    assert (meta.etag, meta.commit_hash, meta.size) == (hashlib.sha256(payload).hexdigest(), commit.oid, len(payload))
+    meta = get_hf_file_metadata(hf_hub_url(repo_id, "data/notes.txt"), token=hub.token)
+    assert (meta.etag, meta.size) == (git_blob_oid(text), len(text))
 
-    tree = {entry.path: type(entry).__name__ for entry in api.list_repo_tree(repo_id, recursive=True)}
-    assert tree == {".gitattributes": "RepoFile", "data": "RepoFolder", "data/deep": "RepoFolder",
-                    "data/deep/blob.bin": "RepoFile"}  # fmt: skip
-    assert [e.path for e in api.list_repo_tree(repo_id, path_in_repo="data/deep")] == ["data/deep/blob.bin"]
+    tree = {entry.path: entry for entry in api.list_repo_tree(repo_id, recursive=True)}
+    assert {path: type(entry).__name__ for path, entry in tree.items()} == {
+        ".gitattributes": "RepoFile",
+        "data": "RepoFolder",
+        "data/deep": "RepoFolder",
+        "data/deep/blob.bin": "RepoFile",
+        "data/notes.txt": "RepoFile",
+    }
+    assert tree["data/deep/blob.bin"].lfs.sha256 == hashlib.sha256(payload).hexdigest()
+    assert tree["data/notes.txt"].lfs is None and tree["data/notes.txt"].blob_id == git_blob_oid(text)
+    assert [e.path for e in api.list_repo_tree(repo_id, path_in_repo="data")] == ["data/deep", "data/notes.txt"]
     infos = api.get_paths_info(repo_id, ["data", "data/deep/blob.bin", "missing.txt"], expand=True)
     assert [(i.path, i.last_commit.oid) for i in infos] == [("data", commit.oid), ("data/deep/blob.bin", commit.oid)]
 
@@ -205,7 +225,7 @@ def test_file_endpoints_and_errors(hub: Hub) -> None:
     api.create_tag(repo_id, tag="v1")
     api.delete_folder("data", repo_id=repo_id)
     assert api.list_repo_files(repo_id) == [".gitattributes"]
-    assert api.list_repo_files(repo_id, revision="v1") == [".gitattributes", "data/deep/blob.bin"]
+    assert api.list_repo_files(repo_id, revision="v1") == [".gitattributes", "data/deep/blob.bin", "data/notes.txt"]
     assert api.list_repo_refs(repo_id).tags[0].target_commit == commit.oid
 
     with pytest.raises(RepositoryNotFoundError):
@@ -217,3 +237,37 @@ def test_file_endpoints_and_errors(hub: Hub) -> None:
     with pytest.raises(HfHubHTTPError) as conflict:
         api.create_branch(repo_id, branch="main")
     assert conflict.value.response.status_code == 409
+
+
+def test_dataset_push_to_hub(hub: Hub) -> None:
+    """``Dataset.push_to_hub`` (preupload of LFS shards, then commit) and loading the config back."""
+    import datasets
+
+    repo_id = hub.repo_id("pushed")
+    rows = {"a": list(range(20)), "b": [f"x{i}" for i in range(20)]}
+    datasets.Dataset.from_dict(rows).push_to_hub(repo_id, config_name="c1", token=hub.token, commit_message="Push")
+    files = hub.api.list_repo_files(repo_id, repo_type="dataset")
+    assert "README.md" in files and any(f.startswith("c1/train-") and f.endswith(".parquet") for f in files)
+    hub.clear_cache()
+    assert datasets.load_dataset(repo_id, "c1", split="train", token=hub.token)[:] == rows
+
+
+def test_regular_only_server(tmp_path: Path) -> None:
+    """With ``lfs=False`` every file (binary ones included) is committed inline and downloaded intact."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    server, url = start_hub_server(tmp_path / "hub", lfs=False)
+    try:
+        api = HfApi(endpoint=url, token="any")
+        repo_id = api.create_repo("inline", repo_type="dataset").repo_id
+        assert repo_id == "test-user/inline"
+        pq.write_table(pa.table(CFG_B_TRAIN), tmp_path / "train.parquet")
+        data = (tmp_path / "train.parquet").read_bytes()
+        api.upload_file(path_or_fileobj=data, path_in_repo="train.parquet", repo_id=repo_id, repo_type="dataset")
+        (entry,) = [e for e in api.list_repo_tree(repo_id, repo_type="dataset") if e.path == "train.parquet"]
+        assert entry.lfs is None and entry.blob_id == git_blob_oid(data)
+        path = hf_hub_download(repo_id, "train.parquet", repo_type="dataset", endpoint=url, cache_dir=tmp_path / "c")
+        assert Path(path).read_bytes() == data
+        assert [r.status for r in server.requests if r.method == "GET" and r.path.endswith("train.parquet")] == [200]
+    finally:
+        server.stop()
