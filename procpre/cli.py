@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -278,7 +279,10 @@ def pretrain(
     try:
         result = train(config)
     except PushError as err:
-        _fail(f"{err}. The run is saved in {config.save_dir}; push it with `procpre push {config.save_dir} {config.push_to_hub}`")
+        _fail(
+            f"{err}. The run is saved in {config.save_dir}; "
+            f"push it with `procpre push {config.save_dir} {config.push_to_hub}`"
+        )
     if result.stopped == "interrupted":
         click.echo(f"interrupted: checkpoint saved at {result.checkpoint}; continue with --resume")
         raise SystemExit(130)
@@ -308,11 +312,91 @@ def push(checkpoint: str, repo_id: str, revision: str | None, private: bool) -> 
     click.echo(f"pushed: {url}")
 
 
+@main.group("downstream")
+def downstream_group() -> None:
+    """Train downstream models, from scratch or from transferred procedural checkpoints."""
+
+
+def _mix_option(values: tuple[str, ...]) -> dict[str, str]:
+    mix = {}
+    for item in values:
+        component, sep, path = item.partition("=")
+        if not sep:
+            _fail(f"--mix expects COMPONENT=CHECKPOINT (e.g. attn=runs/set/checkpoint-2500), got {item!r}")
+        mix[component] = path
+    return mix
+
+
+@downstream_group.command("algorithmic", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--task", "task_name", default=None, help="Downstream task id, e.g. condattendstream_30.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML recipe (release keys work).")
+@click.option("--pretrained", default=None, help="Checkpoint folder, Hub repo id or release .pth to transfer from.")
+@click.option("--transfer", "components", default=None, help="Components: attn,ffn,ln,embed or everything.")
+@click.option("--embedding-init", default=None, type=click.Choice(["average", "retain", "partial_matching"]))
+@click.option("--freeze", default=None, help="Components to freeze.")
+@click.option(
+    "--mix", multiple=True, metavar="COMPONENT=CHECKPOINT", help="Weight mixing, e.g. --mix attn=A --mix ffn=B"
+)
+@click.option("--resume", is_flag=True)
+@click.option("--push-to-hub", "repo_id", default=None)
+@click.pass_context
+def downstream_algorithmic(
+    ctx, task_name, config_path, pretrained, components, embedding_init, freeze, mix, resume, repo_id
+) -> None:
+    """Train on a downstream algorithmic task and score its fixed test set. Extra `--key value` override the recipe."""
+    from procpre.config import ConfigError, load_config, parse_overrides
+    from procpre.downstream import run_downstream
+    from procpre.transfer import TransferError
+
+    try:
+        overrides = parse_overrides(list(ctx.args))
+        given = {
+            "task": task_name,
+            "pretrained": pretrained,
+            "transfer": components,
+            "embedding_init": embedding_init,
+            "freeze": freeze,
+            "push_to_hub": repo_id,
+            "resume": True if resume else None,
+        }
+        overrides.update({k: v for k, v in given.items() if v is not None})
+        config = load_config(config_path, overrides)
+        result = run_downstream(config, mix=_mix_option(mix) or None)
+    except (ConfigError, TaskError, TransferError) as err:
+        _fail(str(err))
+    if result.transfer is not None:
+        click.echo(f"transfer: {result.transfer.summary()}")
+    click.echo("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+    click.echo(f"model: {result.train.checkpoint}")
+
+
+@main.command("compare")
+@click.argument("comparison", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--seeds", default=None, type=int, help="Use the first N seeds 0..N-1 instead of the file's.")
+@click.option("--push-to-hub", "repo_prefix", default=None, help="Push every downstream model as PREFIX-ARM-seedN.")
+def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None) -> None:
+    """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
+    from procpre.compare import load_comparison, run_comparison
+    from procpre.config import ConfigError
+    from procpre.transfer import TransferError
+
+    try:
+        spec = load_comparison(comparison)
+        if seeds:
+            spec.seeds = list(range(seeds))
+        run_comparison(spec, out_dir, push_to_hub=repo_prefix)
+    except (ConfigError, TaskError, TransferError) as err:
+        _fail(str(err))
+    click.echo((Path(out_dir) / "report.md").read_text())
+    click.echo(f"report: {Path(out_dir) / 'report.md'} (plots and report.json beside it)")
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--max-steps", default=None, type=int, help="Override the demo's step count.")
 def demo(out_dir: str, max_steps: int | None) -> None:
-    """The main job on the small embedded default: export data, load it back, pretrain, write a checkpoint."""
+    """The main job on the small embedded default: data, pretraining, checkpoint (see procpre/pipeline.py)."""
     from procpre.pipeline import run_demo
 
     result = run_demo(out_dir, {"max_steps": max_steps} if max_steps else None)

@@ -171,8 +171,10 @@ def train(
         )
     for tracker in config.report_to:
         if importlib.util.find_spec(tracker) is None:
-            accelerator.print(f"warning: report_to includes {tracker!r} but it is not installed (pip install "
-                              f"{tracker}); metrics go to {config.save_dir}/metrics.jsonl only")
+            accelerator.print(
+                f"warning: report_to includes {tracker!r} but it is not installed (pip install "
+                f"{tracker}); metrics go to {config.save_dir}/metrics.jsonl only"
+            )
     set_seed(config.seed)
     save_dir = Path(config.save_dir)
     full_task = config.build_task()
@@ -205,8 +207,11 @@ def train(
     if accelerator.is_main_process:
         save_dir.mkdir(parents=True, exist_ok=True)
         wandb_kwargs = {"entity": config.wandb_entity, "name": config.run_name}
-        accelerator.init_trackers(config.wandb_project or "procpre", config=_flat(config),
-                                  init_kwargs={"wandb": {k: v for k, v in wandb_kwargs.items() if v}})
+        accelerator.init_trackers(
+            config.wandb_project or "procpre",
+            config=_flat(config),
+            init_kwargs={"wandb": {k: v for k, v in wandb_kwargs.items() if v}},
+        )
     world, rank = accelerator.num_processes, accelerator.process_index
     samples_per_step = config.batch_size * config.gradient_accumulation_steps * world
     meta_base = {

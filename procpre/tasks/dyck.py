@@ -14,17 +14,22 @@ except the last, which has no next token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 
 from procpre.tasks.base import Param, Task, TaskError
-from procpre.tasks.kernels import dyck_samples, dyck_shuffle_samples, dyck_shuffle_verify, dyck_verify
+from procpre.tasks.kernels import dyck_fill, dyck_shuffle_fill, dyck_shuffle_verify, dyck_verify
 from procpre.tasks.registry import register
 
 K = Param("k", 64, "number of bracket types (open 0..k-1, close k..2k-1, PAD=2k)", low=1, high=2**20)
 P_OPEN = Param("p_open", 0.5, "probability of opening when both opening and closing are allowed", low=0.0, high=1.0)
 OPENS = "([{<"
+#: rows drawn and generated together: their draws stay in cache (the samples do not depend on it)
+CHUNK = 32
+#: a kernel filling rows `out` from raw draws: (raw, out) -> None
+Filler = Callable[[np.ndarray, np.ndarray], None]
 CLOSES = ")]}>"
 
 
@@ -50,6 +55,18 @@ class DyckTask(Task):
     @property
     def length(self) -> int:
         return self.seq_length
+
+    def fill_rows(self, rng: np.random.Generator, n: int, draws_per_row: int, fill: Filler) -> np.ndarray:
+        """Samples from `draws_per_row` raw 64-bit draws each, drawn and filled a few rows at a time.
+
+        Full-range draws come off the generator one after another, so chunking changes
+        nothing in the samples; it keeps the draws in cache while the kernel reads them.
+        """
+        ids = np.empty((n, self.seq_length), dtype=np.int32)
+        for start in range(0, n, CHUNK):
+            raw = rng.integers(0, 2**64, size=(min(CHUNK, n - start), draws_per_row), dtype=np.uint64)
+            fill(raw, ids[start : start + len(raw)])
+        return ids
 
     @property
     def threshold(self) -> int:
@@ -102,9 +119,10 @@ class Dyck(DyckTask):
             raise TaskError(f"dyck: parameter 'seq_length' must be even and >= 2, got {self.seq_length}")
 
     def _generate(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        # 32 bits per token: half the draws of the shuffle variant, the cost that dominates here
-        raw = rng.integers(0, 2**64, size=(n, self.seq_length // 2), dtype=np.uint64)
-        return dyck_samples(raw, self.seq_length, self.k, self.threshold), self.loss_mask(n)
+        # 32 bits per token: drawing them is half the cost here, so half the draws of dyck_shuffle
+        k, threshold = self.k, self.threshold
+        ids = self.fill_rows(rng, n, self.seq_length // 2, lambda raw, out: dyck_fill(raw, out, k, threshold))
+        return ids, self.loss_mask(n)
 
     def verify(self, input_ids: np.ndarray) -> np.ndarray:
         rows = self._checked_rows(input_ids)
@@ -130,8 +148,8 @@ class DyckShuffle(DyckTask):
     )
 
     def _generate(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        raw = rng.integers(0, 2**64, size=(n, self.seq_length), dtype=np.uint64)
-        ids = dyck_shuffle_samples(raw, self.k, self.threshold, self.max_depth)
+        k, threshold, depth = self.k, self.threshold, self.max_depth
+        ids = self.fill_rows(rng, n, self.seq_length, lambda raw, out: dyck_shuffle_fill(raw, out, k, threshold, depth))
         return ids, self.loss_mask(n)
 
     def verify(self, input_ids: np.ndarray) -> np.ndarray:

@@ -158,37 +158,37 @@ def _split_words(raw: np.ndarray, words: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _dyck_walk(words: np.ndarray, k: int, threshold: int, step: np.ndarray, kinds: np.ndarray) -> None:
-    """Each token's move (+1 open, -1 close) and the type of each open.
+def _dyck_coins(words: np.ndarray, k: int, threshold: int, step: np.ndarray, kinds: np.ndarray) -> None:
+    """The free choice of every token (a separate loop, so it compiles without branches).
 
-    Open with probability p_open (`w < threshold`, type `floor(w * k / threshold)`);
-    then the walk forces an open at depth 0 (type from all 32 bits) and a close when
-    only closes fit (`depth >= remaining - 1`, exact by parity). Forced moves are rare,
-    so their branches predict well; the coin is decided without branches.
+    Open (+1) with probability p_open (`w < threshold`), of type `floor(w * k / threshold)`
+    (uniform given `w < threshold`); else close (-1).
     """
-    length = words.size
     scale = k / threshold
-    for j in range(length):
+    for j in range(words.size):
         w = words[j]
-        step[j] = 2 * np.int64(w < threshold) - 1
-        kinds[j] = min(np.int64(w * scale), k - 1)
-    depth = 0
-    for j in range(length):
-        if depth == 0:
-            step[j] = 1
-            kinds[j] = (words[j] * k) >> 32
-        elif depth >= length - j - 1:
-            step[j] = -1
-        depth += step[j]
+        step[j] = 2 * np.int32(w < threshold) - 1
+        kinds[j] = min(np.int32(w * scale), k - 1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _dyck_write(step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, out: np.ndarray) -> None:
-    """Brackets from the moves: an open writes its type, a close the close of the top type (no branches)."""
+def _dyck_write(words: np.ndarray, step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, out: np.ndarray):
+    """Walk the word: force an open at depth 0 (type from all 32 bits) and a close when only closes fit.
+
+    `depth >= remaining - 1` is "only closes fit" because depth and position share parity.
+    Forced moves are rare, so their branches predict well; the coin is applied with
+    arithmetic, not branches, since nothing can predict it.
+    """
+    length = words.size
     depth = 0
-    for j in range(step.size):
+    for j in range(length):
         move = step[j]
         kind = kinds[j]
+        if depth == 0:
+            move = 1
+            kind = np.int32((words[j] * k) >> 32)
+        elif depth >= length - j - 1:
+            move = -1
         opening = (move + 1) >> 1
         closing = k + stack[depth]  # stack[1..depth]; stack[0] is a dummy top
         stack[depth + 1] = kind  # harmless above the top when closing
@@ -197,23 +197,22 @@ def _dyck_write(step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, 
 
 
 @numba.njit(cache=True, nogil=True)
-def dyck_samples(raw: np.ndarray, length: int, k: int, threshold: int) -> np.ndarray:
-    """Balanced k-Dyck words of even `length` from raw 64-bit draws [n, length // 2], 32 bits per token.
+def dyck_fill(raw: np.ndarray, out: np.ndarray, k: int, threshold: int) -> None:
+    """Fill `out` [n, L] (L even) with balanced k-Dyck words from raw 64-bit draws [n, L // 2].
 
+    Each draw gives two tokens 32 bits each, low half first (independent of byte order);
     `threshold = round(p_open * 2**32)`. Type bias of a chosen open is at most
     `k / threshold` (3e-8 at k=64, p_open=0.5), the price of one draw per token.
     """
-    n = raw.shape[0]
-    ids = np.empty((n, length), dtype=np.int32)
+    n, length = out.shape
     words = np.empty(length, dtype=np.int64)
-    step = np.empty(length, dtype=np.int64)
-    kinds = np.empty(length, dtype=np.int64)
-    stack = np.zeros(length + 2, dtype=np.int64)
+    step = np.empty(length, dtype=np.int32)
+    kinds = np.empty(length, dtype=np.int32)
+    stack = np.zeros(length + 2, dtype=np.int32)
     for i in range(n):
         _split_words(raw[i], words)
-        _dyck_walk(words, k, threshold, step, kinds)
-        _dyck_write(step, kinds, k, stack, ids[i])
-    return ids
+        _dyck_coins(words, k, threshold, step, kinds)
+        _dyck_write(words, step, kinds, k, stack, out[i])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -240,15 +239,14 @@ def dyck_verify(ids: np.ndarray, k: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def dyck_shuffle_samples(raw: np.ndarray, k: int, threshold: int, max_depth: int) -> np.ndarray:
-    """k-Dyck-shuffle words of length L from raw 64-bit draws [n, L], one per token.
+def dyck_shuffle_fill(raw: np.ndarray, out: np.ndarray, k: int, threshold: int, max_depth: int) -> None:
+    """Fill `out` [n, L] with k-Dyck-shuffle words from raw 64-bit draws [n, L], one per token.
 
     The low 32 bits are the coin (open when `< threshold` = p_open * 2**32), the high
     32 bits pick uniformly by multiply-shift: the type of an open among all `k`, or the
     type of a close among the *types* currently open (kept in a swap-remove list).
     """
-    n, length = raw.shape
-    ids = np.empty((n, length), dtype=np.int32)
+    n, length = out.shape
     count = np.zeros(k, dtype=np.int64)
     where = np.zeros(k, dtype=np.int64)  # index of an open type in `open_types`
     open_types = np.zeros(k, dtype=np.int64)
@@ -268,7 +266,7 @@ def dyck_shuffle_samples(raw: np.ndarray, k: int, threshold: int, max_depth: int
                     m += 1
                 count[kind] += 1
                 depth += 1
-                ids[i, j] = kind
+                out[i, j] = kind
             else:
                 kind = open_types[np.int64((high * np.uint64(m)) >> np.uint64(32))]
                 count[kind] -= 1
@@ -278,8 +276,7 @@ def dyck_shuffle_samples(raw: np.ndarray, k: int, threshold: int, max_depth: int
                     open_types[where[kind]] = last
                     where[last] = where[kind]
                 depth -= 1
-                ids[i, j] = k + kind
-    return ids
+                out[i, j] = k + kind
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,0 +1,172 @@
+"""Comparisons: a from-scratch arm and pretrained arms, over seeds, ending in a report.
+
+A comparison file (YAML) names the downstream recipe, the seeds and the arms:
+
+    downstream: {task: condattendstream_8, model_size: 2_4_16, max_steps: 300, lr: 1.0e-3, ...}
+    seeds: [0, 1]
+    arms:
+      - name: scratch
+      - name: dyck
+        pretrain: {task: dyck, k: 4, seq_length: 32, model_size: 2_4_16, max_steps: 200}
+        transfer: attn,ffn,ln
+        embedding_init: average
+        budget: additive          # or substitutive: the same total tokens as the baseline
+      - name: set-attn+eca-mlp
+        mix: {attn: runs/set/checkpoint-2500, ffn: runs/eca/checkpoint-2500}
+
+Each arm's pretraining runs once (seed of the first seed), then each seed trains
+downstream with the same loop. Every number in the report is read back from the
+runs' own metrics files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from procpre.checkpoint import latest_checkpoint, read_run_meta
+from procpre.config import ConfigError, load_config, read_yaml
+from procpre.downstream import TEST_METRICS, run_downstream
+from procpre.train import train
+
+ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}
+
+
+@dataclass
+class Arm:
+    name: str
+    pretrain: dict[str, Any] | None = None
+    pretrained: str | None = None
+    transfer: str = "attn,ffn,ln"
+    embedding_init: str = "average"
+    freeze: str = ""
+    mix: dict[str, str] = field(default_factory=dict)
+    budget: str = "additive"
+    downstream: dict[str, Any] = field(default_factory=dict)  # per-arm overrides (e.g. its best lr)
+
+    @property
+    def is_baseline(self) -> bool:
+        return not (self.pretrain or self.pretrained or self.mix)
+
+
+@dataclass
+class Comparison:
+    downstream: dict[str, Any]
+    seeds: list[int]
+    arms: list[Arm]
+    title: str = "procpre comparison"
+    paper: dict[str, dict[str, float]] = field(default_factory=dict)  # arm -> metric -> paper figure
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_comparison(data: dict[str, Any]) -> Comparison:
+    """Validate a comparison mapping; errors name the offending key."""
+    unknown = set(data) - {"downstream", "seeds", "arms", "title", "paper", "notes"}
+    if unknown:
+        raise ConfigError(
+            f"unknown comparison key(s) {sorted(unknown)}; expected downstream, seeds, arms, title, paper"
+        )
+    if not isinstance(data.get("downstream"), dict):
+        raise ConfigError("'downstream' must be a mapping of recipe keys (the downstream task and its training)")
+    arms = []
+    for raw in data.get("arms") or []:
+        bad = set(raw) - ARM_KEYS
+        if bad:
+            raise ConfigError(f"arm {raw.get('name', '?')!r}: unknown key(s) {sorted(bad)}; allowed {sorted(ARM_KEYS)}")
+        arm = Arm(**{k: v for k, v in raw.items()})
+        if arm.budget not in ("additive", "substitutive"):
+            raise ConfigError(f"arm {arm.name!r}: 'budget' must be additive or substitutive, got {arm.budget!r}")
+        arms.append(arm)
+    if not arms:
+        raise ConfigError("'arms' must list at least one arm (e.g. `- name: scratch`)")
+    if len({a.name for a in arms}) != len(arms):
+        raise ConfigError("arm names must be unique")
+    seeds = [int(s) for s in data.get("seeds", [0])]
+    load_config(None, dict(data["downstream"]))  # validate the downstream recipe now
+    return Comparison(
+        dict(data["downstream"]),
+        seeds,
+        arms,
+        data.get("title", "procpre comparison"),
+        data.get("paper") or {},
+        list(data.get("notes") or []),
+    )
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"comparison file {path} does not exist")
+    return parse_comparison(read_yaml(path.read_text()) or {})
+
+
+def _pretrain_arm(arm: Arm, out: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
+    """Run (or reuse) the arm's procedural pretraining; return the checkpoint to transfer from."""
+    if arm.pretrained or not arm.pretrain:
+        return arm.pretrained
+    save_dir = out / "pretrain" / arm.name
+    config = load_config(None, {"seed": seed, **arm.pretrain, "save_dir": str(save_dir), "resume": True})
+    started = time.perf_counter()
+    done = latest_checkpoint(save_dir)
+    if done is None or read_run_meta(done)["step"] < config.max_steps:
+        train(config)
+    log.append({"stage": "pretrain", "arm": arm.name, "seconds": time.perf_counter() - started})
+    checkpoint = latest_checkpoint(save_dir)
+    return str(checkpoint) if checkpoint else None
+
+
+def _procedural_tokens(checkpoint: str | None) -> int:
+    if not checkpoint or not Path(checkpoint).is_dir():
+        return 0
+    try:
+        return int(read_run_meta(checkpoint).get("tokens_seen", 0))
+    except FileNotFoundError:
+        return 0
+
+
+def run_comparison(comparison: Comparison, out_dir: str | Path, push_to_hub: str | None = None) -> dict[str, Any]:
+    """Run every arm and seed (resuming finished or interrupted runs), then write the report."""
+    from procpre.report import collect_run, write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    baseline_steps = int(load_config(None, dict(comparison.downstream)).max_steps)
+    for arm in comparison.arms:
+        source = _pretrain_arm(arm, out, comparison.seeds[0], timings)
+        procedural = _procedural_tokens(source) + sum(_procedural_tokens(p) for p in arm.mix.values())
+        for seed in comparison.seeds:
+            values = {
+                **comparison.downstream,
+                **arm.downstream,
+                "seed": seed,
+                "resume": True,
+                "save_dir": str(out / "runs" / arm.name / f"seed-{seed}"),
+            }
+            if not arm.is_baseline:
+                values.update(
+                    pretrained=source, transfer=arm.transfer if source else "", embedding_init=arm.embedding_init
+                )
+            if arm.freeze:
+                values["freeze"] = arm.freeze
+            config = load_config(None, values)
+            tokens_per_step = config.batch_size * config.gradient_accumulation_steps * config.build_task().length
+            if arm.budget == "substitutive" and procedural:
+                config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
+            started = time.perf_counter()
+            if not (Path(config.save_dir) / TEST_METRICS).exists():
+                run_downstream(config, mix=arm.mix or None)
+            timings.append(
+                {"stage": "downstream", "arm": arm.name, "seed": seed, "seconds": time.perf_counter() - started}
+            )
+            runs.append(
+                collect_run(arm.name, seed, Path(config.save_dir), procedural_tokens=procedural, budget=arm.budget)
+            )
+            if push_to_hub:
+                from procpre.hub import push_run
+
+                push_run(config.save_dir, f"{push_to_hub}-{arm.name}-seed{seed}")
+    return write_report(comparison, runs, timings, out)

@@ -1,0 +1,233 @@
+"""Reports: tables (Markdown + JSON) and plots (PNG) built only from the runs' own metrics files."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from procpre.downstream import TEST_METRICS
+
+#: test metrics shown in the table, in this order, when present
+TABLE_METRICS = ("published_accuracy", "accuracy", "exact_match", "perplexity", "loss")
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def collect_run(arm: str, seed: int, run_dir: Path, procedural_tokens: int = 0, budget: str = "additive") -> dict:
+    """One arm x seed: its curve, its final test metrics and its token accounting, read from disk."""
+    history = read_history(run_dir)
+    test_path = run_dir / TEST_METRICS
+    test = json.loads(test_path.read_text()) if test_path.exists() else {}
+    semantic = max((r.get("tokens_seen", 0) for r in history), default=0)
+    return {
+        "arm": arm,
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "history": history,
+        "test": test,
+        "procedural_tokens": procedural_tokens,
+        "semantic_tokens": semantic,
+        "budget": budget,
+    }
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """arm -> metric -> {mean, std, n, values}, plus token accounting."""
+    arms: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        arms.setdefault(run["arm"], {"runs": []})["runs"].append(run)
+    summary = {}
+    for arm, info in arms.items():
+        metrics: dict[str, Any] = {}
+        names = sorted({k for r in info["runs"] for k in r["test"] if k != "test_samples"})
+        for name in names:
+            values = [float(r["test"][name]) for r in info["runs"] if name in r["test"]]
+            mean, std = _mean_std(values)
+            metrics[name] = {"mean": mean, "std": std, "n": len(values), "values": values}
+        first = info["runs"][0]
+        summary[arm] = {
+            "metrics": metrics,
+            "procedural_tokens": first["procedural_tokens"],
+            "semantic_tokens": first["semantic_tokens"],
+            "budget": first["budget"],
+            "seeds": [r["seed"] for r in info["runs"]],
+        }
+    return summary
+
+
+def data_efficiency(runs: list[dict[str, Any]], baseline: str, metric: str = "val_loss") -> dict[str, float | None]:
+    """Fraction of the baseline's steps each arm needs to reach the baseline's final `metric` (lower is better).
+
+    None when the arm never reaches it. Curves are averaged over seeds at common steps.
+    """
+    curves = _mean_curves(runs, metric)
+    if baseline not in curves or not curves[baseline]:
+        return {}
+    base_steps, base_values = zip(*curves[baseline])
+    target, total = base_values[-1], base_steps[-1]
+    out: dict[str, float | None] = {}
+    for arm, curve in curves.items():
+        reached = next((step for step, value in curve if value <= target), None)
+        out[arm] = None if reached is None else reached / total
+    return out
+
+
+def _mean_curves(runs: list[dict[str, Any]], metric: str) -> dict[str, list[tuple[int, float]]]:
+    per_arm: dict[str, dict[int, list[float]]] = {}
+    for run in runs:
+        for record in run["history"]:
+            if metric in record:
+                per_arm.setdefault(run["arm"], {}).setdefault(int(record["step"]), []).append(float(record[metric]))
+    return {arm: sorted((s, statistics.fmean(v)) for s, v in steps.items()) for arm, steps in per_arm.items()}
+
+
+def _fmt(stat: dict[str, Any] | None, percent: bool) -> str:
+    if not stat or math.isnan(stat["mean"]):
+        return "-"
+    scale = 100 if percent else 1
+    return f"{scale * stat['mean']:.2f} ± {scale * stat['std']:.2f}"
+
+
+def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) -> str:
+    present = [m for m in TABLE_METRICS if any(m in s["metrics"] for s in summary.values())]
+    header = ["arm", "seeds", *[f"{m} (%)" if "accuracy" in m or m == "exact_match" else m for m in present]]
+    if paper:
+        header += ["paper (%)", "gap (pts)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for arm, info in summary.items():
+        cells = [arm, str(len(info["seeds"]))]
+        cells += [_fmt(info["metrics"].get(m), "accuracy" in m or m == "exact_match") for m in present]
+        if paper:
+            figure = paper.get(arm, {})
+            name, value = next(iter(figure.items()), (None, None))
+            ours = info["metrics"].get(name or "", {}).get("mean")
+            cells.append("-" if value is None else f"{value:.1f} ({name})")
+            cells.append("-" if value is None or ours is None else f"{100 * ours - value:+.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list[str]:
+    """Validation curves per arm (mean over seeds) and final test-metric bars; returns file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    metric = "val_accuracy" if any("val_accuracy" in r for run in runs for r in run["history"]) else "val_loss"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, curve in _mean_curves(runs, metric).items():
+        steps, values = zip(*curve)
+        ax.plot(steps, values, marker="o", markersize=3, label=arm)
+    ax.set_xlabel("downstream step")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title("validation during downstream training (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=120)
+    plt.close(fig)
+    files.append("curves.png")
+    bar_metric = next((m for m in TABLE_METRICS if any(m in s["metrics"] for s in summary.values())), None)
+    if bar_metric:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        arms = list(summary)
+        means = [summary[a]["metrics"].get(bar_metric, {}).get("mean", math.nan) for a in arms]
+        stds = [summary[a]["metrics"].get(bar_metric, {}).get("std", 0.0) for a in arms]
+        ax.bar(arms, means, yerr=stds, capsize=4, color="tab:blue")
+        ax.set_ylabel(f"test {bar_metric}")
+        ax.set_title(f"final test {bar_metric} (mean ± std over seeds)")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "final.png", dpi=120)
+        plt.close(fig)
+        files.append("final.png")
+    return files
+
+
+def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict[str, Any]], out: Path) -> dict:
+    """report.md, report.json, curves.png and final.png in `out`; returns the JSON content."""
+    summary = summarise(runs)
+    baseline = next((a.name for a in comparison.arms if a.is_baseline), None)
+    efficiency = data_efficiency(runs, baseline) if baseline else {}
+    hardware = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+    }
+    files = plot(runs, summary, out)
+    report = {
+        "title": comparison.title,
+        "downstream": comparison.downstream,
+        "seeds": comparison.seeds,
+        "summary": summary,
+        "data_efficiency": efficiency,
+        "timings": timings,
+        "hardware": hardware,
+        "paper": comparison.paper,
+        "notes": comparison.notes,
+        "runs": [{k: v for k, v in r.items() if k != "history"} for r in runs],
+        "plots": files,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    lines = [
+        f"# {comparison.title}",
+        "",
+        f"Downstream: `{comparison.downstream.get('task')}`, model `{comparison.downstream.get('model_size')}`, "
+        f"{comparison.downstream.get('max_steps')} steps, seeds {comparison.seeds}. Hardware: "
+        f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads).",
+        "",
+        "## Test metrics (mean ± std over seeds)",
+        "",
+        markdown_table(summary, comparison.paper),
+        "",
+    ]
+    lines += [
+        "## Token accounting",
+        "",
+        "| arm | budget | procedural tokens | downstream tokens |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {a} | {s['budget']} | {s['procedural_tokens']:,} | {s['semantic_tokens']:,} |" for a, s in summary.items()
+    ]
+    if efficiency:
+        lines += [
+            "",
+            "## Data efficiency",
+            "",
+            "Fraction of the baseline's downstream steps needed to reach its final validation loss "
+            "(< 1: fewer steps; '-': never reached).",
+            "",
+            "| arm | fraction |",
+            "|---|---|",
+        ]
+        lines += [f"| {a} | {'-' if f is None else f'{f:.2f}'} |" for a, f in efficiency.items()]
+    lines += ["", "## Wall time", "", "| stage | arm | seed | seconds |", "|---|---|---|---|"]
+    lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {t['seconds']:.1f} |" for t in timings]
+    lines += ["", *[f"![{f}]({f})" for f in files]]
+    if comparison.notes:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
+    lines += [
+        "",
+        "Every number above is read from the runs' `metrics.jsonl` and `test_metrics.json` (paths in report.json).",
+    ]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return report
