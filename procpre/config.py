@@ -19,7 +19,7 @@ import yaml
 
 from procpre.tasks import TaskError, get_task, task_class
 from procpre.tasks.base import Task
-from procpre.tasks.registry import TASKS
+from procpre.tasks.registry import TASKS, parse_task_id
 
 
 class _RecipeLoader(yaml.SafeLoader):
@@ -234,9 +234,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
     task_params: dict[str, Any] = dict(values.pop("task_params", None) or {})
     task_name = values.pop("task", config.task)
     try:
-        cls = task_class(str(task_name))
+        base, from_id = parse_task_id(str(task_name))  # published ids: condattendstream_30 -> n=30
+        cls = task_class(base)
     except TaskError as err:
         raise ConfigError(f"'task': {err}") from None
+    task_params = {**from_id, **task_params}
     config.task = cls.name
     own_params = {p.name for p in cls.PARAMS}
     other_params = _task_param_names() - own_params
