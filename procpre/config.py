@@ -59,7 +59,15 @@ ALIASES = {
     "eval_every": "eval_every_steps",
     "log_every": "log_every_steps",
     "wandb_run_name": "run_name",
+    "eval_size": "test_size",
+    "pretrained_model_path": "pretrained",
+    "weights_to_be_transferred": "transfer",
+    "weights_to_transfer": "transfer",
+    "embedding_init_strategy": "embedding_init",
+    "initialization_strategy": "embedding_init",
 }
+#: release key naming what stays trainable; everything else is frozen
+TRAINED_KEYS = ("weights_to_be_trained", "weights_to_train")
 #: release keys we accept and interpret specially
 WANDB_KEYS = {"wandb_project", "wandb_entity", "wandb_run_name", "use_wandb", "wandb_mode"}
 SCHEDULES = ("constant", "cosine", "linear")
@@ -248,6 +256,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
             task_params[key] = value
         elif key.startswith("curriculum_") or key == "use_curriculum":
             _set_curriculum(config.curriculum, key, value)
+        elif key in TRAINED_KEYS:
+            from procpre.transfer import COMPONENTS, parse_components
+
+            trained = parse_components(value if isinstance(value, (list, str)) else str(value))
+            config.freeze = [c for c in COMPONENTS if c not in trained]
         elif key in ("use_wandb",):
             if value:
                 config.report_to = sorted({*config.report_to, "wandb"})

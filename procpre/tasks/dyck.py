@@ -70,8 +70,8 @@ class DyckTask(Task):
 
     @property
     def threshold(self) -> int:
-        """p_open on the 32-bit scale the kernels compare against."""
-        return round(self.p_open * 2**32)
+        """p_open on the 32-bit scale the kernels compare against (at least 1: they divide by it)."""
+        return max(1, round(self.p_open * 2**32))
 
     def loss_mask(self, n: int) -> np.ndarray:
         mask = np.ones((n, self.length), dtype=bool)

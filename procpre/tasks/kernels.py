@@ -172,7 +172,9 @@ def _dyck_coins(words: np.ndarray, k: int, threshold: int, step: np.ndarray, kin
 
 
 @numba.njit(cache=True, nogil=True)
-def _dyck_write(words: np.ndarray, step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, out: np.ndarray):
+def _dyck_write(
+    words: np.ndarray, step: np.ndarray, kinds: np.ndarray, k: int, stack: np.ndarray, out: np.ndarray
+) -> None:
     """Walk the word: force an open at depth 0 (type from all 32 bits) and a close when only closes fit.
 
     `depth >= remaining - 1` is "only closes fit" because depth and position share parity.
@@ -251,7 +253,6 @@ def dyck_shuffle_fill(raw: np.ndarray, out: np.ndarray, k: int, threshold: int, 
     where = np.zeros(k, dtype=np.int64)  # index of an open type in `open_types`
     open_types = np.zeros(k, dtype=np.int64)
     for i in range(n):
-        count[:] = 0
         depth = 0
         m = 0  # number of distinct open types
         for j in range(length):
@@ -277,6 +278,8 @@ def dyck_shuffle_fill(raw: np.ndarray, out: np.ndarray, k: int, threshold: int, 
                     where[last] = where[kind]
                 depth -= 1
                 out[i, j] = k + kind
+        for q in range(m):  # reset only what is open: O(depth), not O(k)
+            count[open_types[q]] = 0
 
 
 @numba.njit(cache=True, nogil=True)

@@ -2,7 +2,8 @@
 
 Each sample picks its component with the block's generator; every component then
 draws its samples from its own child generator (`rng.spawn`), so a mixture is as
-deterministic as any task, and two components never share input tokens. Samples
+deterministic as any task, and components draw independent inputs (the published
+release gave set, sort, ... the same inputs for the same index). Samples
 are tagged with their component's name (`Block.task`). The model vocabulary is the
 largest component vocabulary and the length the longest component length: shorter
 samples are right-padded with their component's PAD, unscored. Sequence tasks with
@@ -82,7 +83,12 @@ def parse_component(item: str, shared: dict[str, Any]) -> Task:
 
 
 def parse_components(text: str, shared: dict[str, Any]) -> tuple[Task, ...]:
-    tasks = tuple(parse_component(item, shared) for item in split_top_level(text))
+    try:
+        tasks = tuple(parse_component(item, shared) for item in split_top_level(text))
+    except TaskError as err:
+        if str(err).startswith("mixture:"):
+            raise
+        raise TaskError(f"mixture: parameter 'components': {err}") from None
     unused = sorted(key for key in shared if not any(key in {p.name for p in t.PARAMS} for t in tasks))
     if unused:
         raise TaskError(f"mixture: parameter(s) {', '.join(unused)} accepted by no component ({text})")
@@ -239,8 +245,10 @@ class Mixture(Task):
 
     # -- checking ----------------------------------------------------------------------
     def verify(self, input_ids: np.ndarray, task: np.ndarray | None = None) -> np.ndarray:
-        """A row is correct when a component (one named by its tag `task`, if given) accepts it,
-        right padding with that component's PAD included."""
+        """Whether a component accepts each row, right padding with its own PAD included.
+
+        With tags (`task`, as in `Block.task`) only the components of that name are tried.
+        """
         input_ids = np.asarray(input_ids)
         ok = np.zeros(len(input_ids), dtype=bool)
         if input_ids.ndim != 2 or input_ids.shape[1] != self.length:

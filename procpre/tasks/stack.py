@@ -81,6 +81,10 @@ class Stack(Task):
         return mask
 
     def verify(self, input_ids: np.ndarray) -> np.ndarray:
+        """Replay the ops: legal pushes and pops, then SEP, the true final stack and PAD.
+
+        The generation policy itself (push/pop probabilities) is not checked.
+        """
         input_ids = np.asarray(input_ids)
         if input_ids.ndim != 2 or input_ids.shape[1] != self.length:
             return np.zeros(len(input_ids), dtype=bool)
