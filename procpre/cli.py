@@ -394,18 +394,16 @@ def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str |
 
 @main.command("demo")
 @click.option("--out", "out_dir", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--max-steps", default=None, type=int, help="Override the demo's step count.")
+@click.option("--max-steps", default=None, type=int, help="Shrink every stage to this many steps.")
 def demo(out_dir: str, max_steps: int | None) -> None:
-    """The main job on the small embedded default: data, pretraining, checkpoint (see procpre/pipeline.py)."""
+    """The main job on a small embedded default: data, pretraining, transfer, downstream arms, report."""
     from procpre.pipeline import run_demo
 
-    result = run_demo(out_dir, {"max_steps": max_steps} if max_steps else None)
-    first, last = result.history[0], result.history[-1]
-    click.echo(
-        f"train loss {first.get('train_loss', float('nan')):.3f} -> {last.get('train_loss', float('nan')):.3f}; "
-        f"validation accuracy {last.get('val_accuracy', 0):.3f}, exact match {last.get('val_exact_match', 0):.3f}"
-    )
-    click.echo(f"result: {result.checkpoint} (model card: {result.checkpoint}/README.md)")
+    run_demo(out_dir, max_steps)
+    report = Path(out_dir) / "report.md"
+    click.echo(report.read_text())
+    click.echo(f"report: {report}; models: {Path(out_dir) / 'runs'}; pretrained: {Path(out_dir) / 'pretrain'}")
+    click.echo("load a model with: AutoModelForCausalLM.from_pretrained(<its checkpoint-<step> folder>)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ FAST = settings(max_examples=25, deadline=None)
 
 @st.composite
 def ecas(draw):
-    task = get_task("eca", rule=draw(st.integers(0, 255)), width=draw(st.integers(3, 12)), steps=draw(st.integers(1, 6)))
+    rule, width, steps = draw(st.integers(0, 255)), draw(st.integers(3, 12)), draw(st.integers(1, 6))
+    task = get_task("eca", rule=rule, width=width, steps=steps)
     return task, draw(st.integers(0, 2**32)), draw(st.integers(1, 16))
 
 
@@ -93,6 +94,7 @@ def test_defaults_decode_and_config():
     assert [task.decode_token(t) for t in range(4)] == [".", "#", "|", "PAD"]
     assert task_from_config(task.config_dict()) == task
     assert not task.verify(task.sample(np.random.default_rng(0), 2).input_ids[:, :-1]).any()
+    assert task.sample(np.random.default_rng(0), 0).input_ids.shape == (0, task.length)
 
 
 @pytest.mark.parametrize(

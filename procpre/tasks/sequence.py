@@ -2,14 +2,15 @@
 
 Shared layout (`V` = `vocab_size`, `L` = `seq_length`): content tokens are uniform
 in `1 .. V-1`, `SEP = V`, `PAD = V+1`, model vocabulary `V+2`. The loss mask scores
-the answer's real tokens; with `score_end=true` it also scores the first padding
-token after a short answer, so the model learns where its answer ends.
+the answer's real tokens; for the padded tasks (set, union, delete) `score_end=true`
+also scores the first padding token after a short answer, so the model learns where
+its answer ends (off reproduces the published loss).
 
 >>> from procpre.tasks import get_task
 >>> task = get_task("sort", seq_length=4, vocab_size=10)
 >>> import numpy as np
 >>> task.decode(task.sample(np.random.default_rng(0), 1).input_ids[0])
-'8 6 5 2 SEP 2 5 6 8'
+'8 6 5 3 SEP 3 5 6 8'
 """
 
 from __future__ import annotations
