@@ -102,7 +102,7 @@ def bench_train(
     from accelerate import Accelerator
 
     from procpre.config import TrainConfig
-    from procpre.modeling import build_model
+    from procpre.modeling import MaskedLMLoss, build_model
     from procpre.train import _optimizer_step, build_optimizer, lr_lambda
 
     config = TrainConfig(
@@ -117,7 +117,7 @@ def bench_train(
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = accelerator.prepare(MaskedLMLoss(model), optimizer, scheduler)
     if compile_model:
         model = torch.compile(model)
 
@@ -145,6 +145,7 @@ def bench_train(
         "ms_per_step": 1000 * step_s,
         "tokens_per_s": tokens_per_s,
         "num_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters()),
+        "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
     }
     if accelerator.device.type == "cuda":
@@ -152,6 +153,6 @@ def bench_train(
         peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
         result["gpu"] = name
         if peak:
-            flops = train_flops_per_token(accelerator.unwrap_model(model), task.length) * tokens_per_s
+            flops = train_flops_per_token(accelerator.unwrap_model(model).model, task.length) * tokens_per_s
             result.update(peak_tflops=peak, achieved_tflops=flops / 1e12, mfu=flops / (peak * 1e12))
     return result

@@ -13,6 +13,7 @@ import click
 from procpre import __version__
 from procpre.tasks import TASKS, Task, TaskError, get_task, task_class
 from procpre.tasks.base import params_table
+from procpre.tasks.registry import parse_task_id
 
 
 def _fail(message: str) -> None:
@@ -40,10 +41,11 @@ def parse_params(task_names: list[str], pairs: tuple[str, ...]) -> dict[str, dic
 
 def build_tasks(names: tuple[str, ...] | list[str], pairs: tuple[str, ...]) -> list[Task]:
     try:
-        for name in names:
-            task_class(name)
-        params = parse_params(list(names), pairs)
-        return [get_task(name, **params[name]) for name in names]
+        bases = {name: parse_task_id(name) for name in names}  # published ids: condattendstream_30
+        for base, _ in bases.values():
+            task_class(base)
+        params = parse_params([bases[n][0] for n in names], pairs)
+        return [get_task(name, **params[bases[name][0]]) for name in names]
     except TaskError as err:
         _fail(str(err))
     raise AssertionError("unreachable")

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
@@ -39,7 +40,7 @@ from procpre.checkpoint import (
 from procpre.config import TrainConfig
 from procpre.data import generate_block
 from procpre.evaluation import EvalSums, evaluate_block
-from procpre.modeling import build_model, count_parameters, masked_token_losses
+from procpre.modeling import MaskedLMLoss, build_model, count_parameters
 from procpre.tasks.base import Block, Task
 
 
@@ -198,7 +199,7 @@ def train(
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = accelerator.prepare(MaskedLMLoss(model), optimizer)
     accelerator.register_for_checkpointing(scheduler)
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
@@ -217,7 +218,7 @@ def train(
     meta_base = {
         "stage": stage,
         "config": config.as_dict(),
-        "num_parameters": count_parameters(accelerator.unwrap_model(model)),
+        "num_parameters": count_parameters(_hf_model(accelerator, model)),
         "world_size": world,
         "versions": versions(),
         **(extra_meta or {}),
@@ -311,14 +312,14 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     global_scored = _sum(accelerator, float(local_scored))
     scale = world / max(global_scored, 1.0)  # DDP averages gradients over processes: undo that
     loss_sum = 0.0
-    for micro, block in enumerate(batches):
-        ids = torch.from_numpy(block.input_ids).to(accelerator.device, dtype=torch.long)
-        mask = torch.from_numpy(block.loss_mask).to(accelerator.device)
-        last = micro == len(batches) - 1
+    chunks = [chunk for block in batches for chunk in length_buckets(block)]
+    for index, chunk in enumerate(chunks):
+        ids = torch.from_numpy(chunk.input_ids).to(accelerator.device, dtype=torch.long)
+        mask = torch.from_numpy(chunk.loss_mask).to(accelerator.device)
+        last = index == len(chunks) - 1
         context = accelerator.no_sync(model) if not last else contextlib.nullcontext()
         with context, accelerator.autocast():
-            logits = model(input_ids=ids).logits
-            total = masked_token_losses(logits, ids, mask)
+            total = model(ids, mask)
             accelerator.backward(total * scale)
         loss_sum += float(total.detach())
     if config.grad_clip > 0:
@@ -328,6 +329,38 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return _sum(accelerator, loss_sum) / max(global_scored, 1.0)
+
+
+def length_buckets(block: Block, max_buckets: int = 4, min_saving: float = 0.15) -> list[Block]:
+    """Split a batch by how far its samples need computing, and trim trailing positions nothing reads.
+
+    A causal model's scored logits do not depend on later positions, so cutting each
+    sample after its last scored target leaves the loss and gradient unchanged. Only
+    worth it when samples end at very different places (the haystack: 2n+3 of 63).
+    """
+    scored = block.loss_mask
+    if not len(block):
+        return []
+    needed = np.where(scored.any(axis=1), scored.shape[1] - np.argmax(scored[:, ::-1], axis=1) + 1, 1)
+    needed = np.minimum(needed, scored.shape[1])
+    full = len(block) * int(needed.max())
+    order = np.argsort(needed, kind="stable")
+    groups = np.array_split(order, min(max_buckets, len(block)))
+    bucketed = sum(len(g) * int(needed[g].max()) for g in groups if len(g))
+    if bucketed > (1 - min_saving) * full:
+        return [_trim(block, int(needed.max()))]
+    return [_trim(block[np.sort(g)], int(needed[g].max())) for g in groups if len(g)]
+
+
+def _trim(block: Block, length: int) -> Block:
+    if length >= block.input_ids.shape[1]:
+        return block
+    return Block(block.input_ids[:, :length], block.loss_mask[:, :length], block.task)
+
+
+def _hf_model(accelerator: Accelerator, wrapped: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model inside the prepared loss wrapper (what is saved and evaluated)."""
+    return accelerator.unwrap_model(wrapped).model
 
 
 def _sum(accelerator: Accelerator, value: float) -> float:
@@ -351,7 +384,7 @@ def _evaluate(config: TrainConfig, accelerator: Accelerator, model: torch.nn.Mod
         block = samples(task, config.seed, "validation", lo, hi)
         with accelerator.autocast():
             sums = evaluate_block(
-                accelerator.unwrap_model(model), task, block, config.eval_batch_size, accelerator.device
+                _hf_model(accelerator, model), task, block, config.eval_batch_size, accelerator.device
             )
     if world > 1:
         names = sorted(task.metric_masks(samples(task, config.seed, "validation", 0, 1).input_ids))
@@ -402,7 +435,7 @@ def _save(accelerator, model, config: TrainConfig, state: LoopState, save_dir: P
             "tokens_seen": state.tokens_seen,
             "metrics": state.last_metrics,
         }
-        write_model_files(staging, accelerator.unwrap_model(model), meta, asdict(state))
+        write_model_files(staging, _hf_model(accelerator, model), meta, asdict(state))
         publish(staging, save_dir, state.step, config.save_total_limit)
     accelerator.wait_for_everyone()
 

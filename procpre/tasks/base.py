@@ -78,6 +78,21 @@ class Param:
         return value
 
 
+SHUFFLE = Param(
+    "shuffle", False, "control: permute each sample's non-pad tokens (same tokens, structure destroyed)"
+)
+
+
+def shuffle_tokens(rng: np.random.Generator, ids: np.ndarray, pad: int) -> np.ndarray:
+    """Permute the non-pad tokens of each row among the non-pad slots; the loss mask is left as it was."""
+    content = ids != pad
+    source = np.argsort(np.where(content, rng.random(ids.shape), 2.0), axis=1)  # content first, random order
+    slots = np.argsort(~content, axis=1, kind="stable")  # content slots first, in order
+    out = np.empty_like(ids)
+    np.put_along_axis(out, slots, np.take_along_axis(ids, source, axis=1), axis=1)
+    return out
+
+
 @dataclass
 class Block:
     """A block of samples: token ids, the next-token loss mask, and one task tag per sample."""
@@ -116,6 +131,14 @@ class Task:
     block_size: ClassVar[int] = 1024
     #: "sequence" (prompt -> scored answer) or "language" (every next token scored)
     kind: ClassVar[str] = "sequence"
+    #: procedural tasks get the `shuffle` control option; downstream benchmarks and corpora do not
+    shuffle_control: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("PARAMS")
+        if cls.shuffle_control and isinstance(own, tuple) and all(p.name != "shuffle" for p in own):
+            cls.PARAMS = (*own, SHUFFLE)
 
     def __init__(self, **params: Any) -> None:
         known = {p.name: p for p in self.PARAMS}
@@ -194,6 +217,8 @@ class Task:
     # -- shared behaviour --------------------------------------------------------------
     def sample(self, rng: np.random.Generator, n: int) -> Block:
         ids, mask = self._generate(rng, n)
+        if self.params.get("shuffle"):
+            ids = shuffle_tokens(rng, ids, self.pad_id)
         return Block(ids.astype(np.int32, copy=False), mask.astype(bool, copy=False), np.full(n, self.name))
 
     def decode(self, input_ids: np.ndarray, loss_mask: np.ndarray | None = None) -> str:

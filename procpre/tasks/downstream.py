@@ -97,6 +97,8 @@ class _Arithmetic(Task):
     (`lsb_first`), and the slot length (`length`, as published).
     """
 
+    shuffle_control = False
+
     ID_PARAMS: ClassVar[tuple[str, ...]] = ("min_digits", "max_digits")
     op_symbol: ClassVar[str] = "+"
     lsb_first: ClassVar[bool] = False
@@ -343,6 +345,8 @@ class CondAttendStream(Task):
     Example (N=3): `k2 v17 k0 v5 q0 [v5] PAD PAD PAD` = tokens `130 17 128 5 131 5 0 0 0`.
     """
 
+    shuffle_control = False
+
     name = "condattendstream"
     description = "key/value pairs (key+128, value 1..127), a query key+N+128, then its value; pad 0"
     ID_PARAMS: ClassVar[tuple[str, ...]] = ("n",)
@@ -457,6 +461,8 @@ class Sorting(Task):
 
     Example (N=3, V=64): `9 2 9 SEP [2 9 9 STOP]` = tokens `9 2 9 64 67 74 74 129`.
     """
+
+    shuffle_control = False
 
     name = "sorting"
     description = "N numbers 0..V-1, SEP=V, the sorted numbers as value+V+1, STOP=2V+1"

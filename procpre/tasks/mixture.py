@@ -166,6 +166,8 @@ class Mixture(Task):
     samples `4 7 1 SEP [1 4 7]` for each set sample `4 7 4 SEP [4 7] PAD`.
     """
 
+    shuffle_control = False
+
     name = "mixture"
     description = "several tasks in one stream with weights; samples tagged with their task"
     PARAMS: ClassVar[tuple[Param, ...]] = SharedParams()  # type: ignore[assignment]
