@@ -394,6 +394,35 @@ def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str |
     click.echo(f"report: {Path(out_dir) / 'report.md'} (plots and report.json beside it)")
 
 
+@main.command("reproduce")
+@click.argument("finding")
+@click.option("--scale", default="smoke", type=click.Choice(["full", "smoke"]), show_default=True)
+@click.option("--seeds", default=1, show_default=True, help="Seeds 0..N-1 for every downstream arm.")
+@click.option(
+    "--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Default runs/reproduce-FINDING-SCALE"
+)
+@click.option(
+    "--device", default=None, type=click.Choice(["cpu", "cuda"]), help="Force a device (default: accelerate's)."
+)
+def reproduce_command(finding: str, scale: str, seeds: int, out_dir: str | None, device: str | None) -> None:
+    """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
+    import os
+
+    from procpre.config import ConfigError
+    from procpre.reproduce import reproduce
+    from procpre.transfer import TransferError
+
+    if device == "cpu":
+        os.environ["ACCELERATE_USE_CPU"] = "true"
+    out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
+    try:
+        report = reproduce(finding, scale, out, seeds)
+    except (ConfigError, TaskError, TransferError) as err:
+        _fail(str(err))
+    click.echo(report.read_text())
+    click.echo(f"report: {report}")
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--max-steps", default=None, type=int, help="Shrink every stage to this many steps.")

@@ -42,7 +42,7 @@ class Arm:
     transfer: str = "attn,ffn,ln"
     embedding_init: str = "average"
     freeze: str = ""
-    mix: dict[str, str] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)  # component -> checkpoint path, or {name, pretrain}
     budget: str = "additive"
     downstream: dict[str, Any] = field(default_factory=dict)  # per-arm overrides (e.g. its best lr)
 
@@ -102,19 +102,50 @@ def load_comparison(path: str | Path) -> Comparison:
     return parse_comparison(read_yaml(path.read_text()) or {})
 
 
-def _pretrain_arm(arm: Arm, out: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
-    """Run (or reuse) the arm's procedural pretraining; return the checkpoint to transfer from."""
-    if arm.pretrained or not arm.pretrain:
-        return arm.pretrained
-    save_dir = out / "pretrain" / arm.name
-    config = load_config(None, {"seed": seed, **arm.pretrain, "save_dir": str(save_dir), "resume": True})
+def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log: list[dict[str, Any]]) -> str:
+    """Run (or reuse, or resume) a named procedural pretraining under `root/name`; return its checkpoint."""
+    recipe = {k: v for k, v in recipe.items() if k != "name"}
+    save_dir = root / name
+    config = load_config(None, {"seed": seed, **recipe, "save_dir": str(save_dir), "resume": True})
     started = time.perf_counter()
     done = latest_checkpoint(save_dir)
     if done is None or read_run_meta(done)["step"] < config.max_steps:
         train(config)
-    log.append({"stage": "pretrain", "arm": arm.name, "seconds": time.perf_counter() - started})
     checkpoint = latest_checkpoint(save_dir)
-    return str(checkpoint) if checkpoint else None
+    if checkpoint is None:
+        raise ConfigError(f"pretraining {name!r} produced no checkpoint in {save_dir}")
+    meta = read_run_meta(checkpoint)
+    log.append(
+        {
+            "stage": "pretrain",
+            "arm": name,
+            "seconds": time.perf_counter() - started,
+            "task": meta["task"],
+            "step": meta["step"],
+            "tokens_seen": meta.get("tokens_seen", 0),
+            "metrics": meta.get("metrics", {}),
+        }
+    )
+    return str(checkpoint)
+
+
+def _pretrain_arm(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
+    if arm.pretrained or not arm.pretrain:
+        return arm.pretrained
+    return pretrain_once(arm.pretrain.get("name", arm.name), arm.pretrain, root, seed, log)
+
+
+def _resolve_mix(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> dict[str, str]:
+    """Mix entries may name a checkpoint or describe a pretraining to run first."""
+    resolved = {}
+    for component, source in arm.mix.items():
+        if isinstance(source, dict):
+            if "pretrain" not in source or "name" not in source:
+                raise ConfigError(f"arm {arm.name!r}: mix entry {component!r} needs 'name' and 'pretrain'")
+            resolved[component] = pretrain_once(source["name"], source["pretrain"], root, seed, log)
+        else:
+            resolved[component] = str(source)
+    return resolved
 
 
 def _procedural_tokens(checkpoint: str | None) -> int:
@@ -126,8 +157,14 @@ def _procedural_tokens(checkpoint: str | None) -> int:
         return 0
 
 
-def run_comparison(comparison: Comparison, out_dir: str | Path, push_to_hub: str | None = None) -> dict[str, Any]:
-    """Run every arm and seed (resuming finished or interrupted runs), then write the report."""
+def run_comparison(
+    comparison: Comparison, out_dir: str | Path, push_to_hub: str | None = None, pretrain_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Run every arm and seed (resuming finished or interrupted runs), then write the report.
+
+    Pretrainings live under `pretrain_dir` (default `out_dir/pretrain`) by name, so
+    several comparisons can share them.
+    """
     from procpre.report import collect_run, write_report
 
     out = Path(out_dir)
@@ -135,9 +172,11 @@ def run_comparison(comparison: Comparison, out_dir: str | Path, push_to_hub: str
     timings: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     baseline_steps = int(load_config(None, dict(comparison.downstream)).max_steps)
+    root = Path(pretrain_dir) if pretrain_dir else out / "pretrain"
     for arm in comparison.arms:
-        source = _pretrain_arm(arm, out, comparison.seeds[0], timings)
-        procedural = _procedural_tokens(source) + sum(_procedural_tokens(p) for p in arm.mix.values())
+        source = _pretrain_arm(arm, root, comparison.seeds[0], timings)
+        mix = _resolve_mix(arm, root, comparison.seeds[0], timings)
+        procedural = _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
         for seed in comparison.seeds:
             values = {
                 **comparison.downstream,
@@ -158,7 +197,7 @@ def run_comparison(comparison: Comparison, out_dir: str | Path, push_to_hub: str
                 config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
             started = time.perf_counter()
             if not (Path(config.save_dir) / TEST_METRICS).exists():
-                run_downstream(config, mix=arm.mix or None)
+                run_downstream(config, mix=mix or None)
             timings.append(
                 {"stage": "downstream", "arm": arm.name, "seed": seed, "seconds": time.perf_counter() - started}
             )

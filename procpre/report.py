@@ -220,6 +220,22 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
             "|---|---|",
         ]
         lines += [f"| {a} | {'-' if f is None else f'{f:.2f}'} |" for a, f in efficiency.items()]
+    pretrainings = [t for t in timings if t["stage"] == "pretrain"]
+    if pretrainings:
+        lines += [
+            "",
+            "## Pretraining (procedural stage, at transfer time)",
+            "",
+            "| name | task | steps | tokens | val accuracy | val loss |",
+            "|---|---|---|---|---|---|",
+        ]
+        for t in pretrainings:
+            task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
+            m = t.get("metrics", {})
+            lines.append(
+                f"| {t['arm']} | {task} | {t.get('step', '-')} | {t.get('tokens_seen', 0):,} | "
+                f"{m.get('accuracy', float('nan')):.4f} | {m.get('loss', float('nan')):.4f} |"
+            )
     lines += ["", "## Wall time", "", "| stage | arm | seed | seconds |", "|---|---|---|---|"]
     lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {t['seconds']:.1f} |" for t in timings]
     lines += ["", *[f"![{f}]({f})" for f in files]]

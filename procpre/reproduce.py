@@ -1,0 +1,211 @@
+"""One command per finding of the paper: procedural pretraining -> transfer -> downstream arms -> report.
+
+Each finding is a list of comparisons (`procpre.compare`) at two scales:
+`full` is the paper's downstream budget (SPEC.md); `smoke` runs the same
+pipeline in a couple of minutes and its report says it cannot show the effect.
+
+Choices the paper does not state, made here and recorded in every report:
+- the small models (`2_4_16`, the downstream size) are pretrained with dropout 0,
+  lr 1e-3, constant schedule, batch 64; Dyck uses k=16, length 128 (it must fit
+  the downstream model's positions and train in minutes on a CPU);
+- transfer is attention + MLP + LayerNorms + position embeddings, token
+  embeddings set to their pretrained mean (`average`, the algorithmic recipe),
+  except sorting, which transfers attention only (the paper's finding 3);
+- the pretraining length is long enough for the procedural validation accuracy
+  to plateau (the report prints it at transfer time, so the choice can be checked).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from procpre.compare import parse_comparison, run_comparison
+from procpre.config import ConfigError
+
+SCALES = ("full", "smoke")
+
+# paper figures (accuracy %, SPEC.md "Paper figures"); the published metric is `published_accuracy`
+PAPER = {
+    "haystack": {"scratch": 11.3, "dyck": 96.9, "set-attn+eca-mlp": 94.4},
+    "addition": {"scratch": 59.1, "eca": 69.6, "set-attn+eca-mlp": 80.3},
+    "reversed_addition": {"scratch": 76.4, "eca": 91.0, "set-attn+eca-mlp": 82.9, "dyck_shuffle": 87.0},
+    "sorting": {"scratch": 82.7, "set": 98.1, "set-attn+eca-mlp": 99.4},
+    "multiplication": {"scratch": 42.7, "union": 63.5},
+}
+
+DOWNSTREAM = {  # downstream recipe of SPEC.md: 2_4_16, no dropout, AdamW 1e-3 cosine, 500 warm-up, wd 0.001
+    "model_size": "2_4_16",
+    "dropout": 0.0,
+    "lr": 1e-3,
+    "lr_schedule": "cosine",
+    "warmup_steps": 500,
+    "weight_decay": 0.001,
+    "batch_size": 1000,
+    "max_steps": 10_000,
+    "eval_every_steps": 500,
+    "eval_samples": 2000,
+    "eval_batch_size": 1000,
+    "save_every_steps": 2500,
+    "test_size": 4000,
+}
+SMOKE_DOWNSTREAM = {
+    **DOWNSTREAM,
+    "batch_size": 64,
+    "max_steps": 40,
+    "warmup_steps": 5,
+    "eval_every_steps": 20,
+    "eval_samples": 128,
+    "eval_batch_size": 128,
+    "save_every_steps": 40,
+    "test_size": 200,
+}
+
+PRETRAIN_COMMON = {
+    "model_size": "2_4_16",
+    "dropout": 0.0,
+    "lr": 1e-3,
+    "lr_schedule": "constant",
+    "batch_size": 64,
+    "weight_decay": 0.1,
+    "eval_every_steps": 500,
+    "eval_samples": 512,
+    "save_every_steps": 1000,
+}
+PRETRAIN = {  # name -> task recipe at full scale
+    "dyck": {"task": "dyck", "k": 16, "seq_length": 128, "max_steps": 8000},
+    "dyck_shuffle": {"task": "dyck", "k": 16, "seq_length": 128, "shuffle": True, "max_steps": 8000},
+    "eca": {"task": "eca", "rule": 110, "width": 16, "steps": 7, "max_steps": 8000},
+    "eca_shuffle": {"task": "eca", "rule": 110, "width": 16, "steps": 7, "shuffle": True, "max_steps": 8000},
+    "set": {"task": "set", "seq_length": 32, "vocab_size": 64, "max_steps": 8000},
+    "set_shuffle": {"task": "set", "seq_length": 32, "vocab_size": 64, "shuffle": True, "max_steps": 8000},
+    "union": {"task": "union", "seq_length": 32, "vocab_size": 64, "max_steps": 8000},
+}
+
+
+def _pretrain(name: str, scale: str, model_size: str = "2_4_16") -> dict[str, Any]:
+    recipe = {**PRETRAIN_COMMON, **PRETRAIN[name], "model_size": model_size, "name": f"{name}-{model_size}"}
+    if scale == "smoke":
+        recipe.update(max_steps=40, eval_every_steps=20, eval_samples=64, save_every_steps=40, batch_size=32)
+    return recipe
+
+
+def _arm(name: str, scale: str, transfer: str = "attn,ffn,ln,embed", model_size: str = "2_4_16") -> dict[str, Any]:
+    source = name.removesuffix("-control")
+    return {
+        "name": name,
+        "pretrain": _pretrain(source, scale, model_size),
+        "transfer": transfer,
+        "embedding_init": "average",
+    }
+
+
+def _mix_arm(scale: str) -> dict[str, Any]:
+    return {
+        "name": "set-attn+eca-mlp",
+        "transfer": "",
+        "embedding_init": "average",
+        "mix": {
+            "attn": {"name": "set-2_4_16", "pretrain": _pretrain("set", scale)},
+            "ffn": {"name": "eca-2_4_16", "pretrain": _pretrain("eca", scale)},
+        },
+    }
+
+
+def _comparison(
+    key: str,
+    task: str,
+    arms: list[dict[str, Any]],
+    scale: str,
+    seeds: list[int],
+    downstream: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    base = dict(SMOKE_DOWNSTREAM if scale == "smoke" else DOWNSTREAM)
+    base.update(downstream or {})
+    if scale == "smoke":
+        base.update({k: v for k, v in SMOKE_DOWNSTREAM.items() if k in ("batch_size", "max_steps", "save_every_steps")})
+    arms = [{"name": "scratch"}, *arms]
+    return {
+        "title": f"{key}: {task} ({scale})",
+        "seeds": seeds,
+        "downstream": {"task": task, **base},
+        "arms": arms,
+        "paper": {a["name"]: {"published_accuracy": PAPER[key][a["name"]]} for a in arms if a["name"] in PAPER[key]},
+        "notes": [f"scale {scale}"]
+        + (
+            ["smoke scale checks the pipeline; it is NOT expected to show the paper's effect"]
+            if scale == "smoke"
+            else []
+        ),
+    }
+
+
+def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict[str, Any]]:
+    """The comparisons that make up one finding (1-6, or its name)."""
+    if scale not in SCALES:
+        raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    haystack = ("haystack", "condattendstream_30")
+    addition = ("addition", "forwardaddition_5")
+    reversed_add = ("reversed_addition", "additionstream_10")
+    sorting = ("sorting", "sorting_10")
+    builders = {
+        "1": lambda: [_comparison(*haystack, [_arm("dyck", scale)], scale, seeds)],
+        "2": lambda: [
+            _comparison(*reversed_add, [_arm("eca", scale)], scale, seeds),
+            _comparison(*addition, [_arm("eca", scale)], scale, seeds),
+        ],
+        "3": lambda: [_comparison(*sorting, [_arm("set", scale, transfer="attn")], scale, seeds)],
+        "4": lambda: [
+            _comparison(
+                "multiplication",
+                "multiplication_5",
+                [_arm("union", scale, model_size="4_8_512")],
+                scale,
+                seeds,
+                {"model_size": "4_8_512", "batch_size": 64, "max_steps": 156_250, "eval_batch_size": 256},
+            )
+        ],
+        "5": lambda: [
+            _comparison(*task, [_mix_arm(scale)], scale, seeds) for task in (haystack, addition, reversed_add, sorting)
+        ],
+        "6": lambda: [
+            _comparison(*haystack, [_arm("dyck", scale), _arm("dyck_shuffle", scale)], scale, seeds),
+            _comparison(*reversed_add, [_arm("eca", scale), _arm("eca_shuffle", scale)], scale, seeds),
+            _comparison(*sorting, [_arm("set", scale, "attn"), _arm("set_shuffle", scale, "attn")], scale, seeds),
+        ],
+    }
+    aliases = {"haystack": "1", "addition": "2", "sorting": "3", "multiplication": "4", "mixing": "5", "control": "6"}
+    key = aliases.get(finding, finding)
+    if key not in builders:
+        raise ConfigError(f"unknown finding {finding!r}; choose 1-6 or {', '.join(aliases)}")
+    return builders[key]()
+
+
+def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1) -> Path:
+    """Run a finding's comparisons under `out_dir` and write REPORT.md (+ report.json) combining them."""
+    out = Path(out_dir)
+    specs = finding_comparisons(finding, scale, list(range(seeds)))
+    started = time.perf_counter()
+    sections, reports = [], []
+    for spec in specs:
+        sub = out / spec["downstream"]["task"]
+        report = run_comparison(parse_comparison(spec), sub, pretrain_dir=out / "pretrain")
+        reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
+        sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))
+    header = [
+        f"# Reproduction of finding {finding} ({scale} scale)",
+        "",
+        f"Seeds: {seeds}. Total wall time: {time.perf_counter() - started:.0f} s. "
+        "Paper figures are the published metric (`published_accuracy`); the gap is ours minus the paper's, "
+        "in percentage points, unrounded beyond 0.1.",
+        "",
+    ]
+    if scale == "smoke":
+        header += ["**Smoke scale: the pipeline only. These numbers are not expected to show the paper's effect.**", ""]
+    (out / "REPORT.md").write_text("\n".join(header) + "\n\n".join(sections))
+    (out / "report.json").write_text(
+        json.dumps({"finding": finding, "scale": scale, "seeds": seeds, "comparisons": reports}, indent=2, default=str)
+    )
+    return out / "REPORT.md"
