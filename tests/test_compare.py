@@ -1,0 +1,187 @@
+"""Downstream stage, evaluate metric modules, comparisons and reproduction reports on tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from procpre.cli import main
+from procpre.compare import parse_comparison, run_comparison
+from procpre.config import ConfigError
+from procpre.metrics import load_metric
+from procpre.reproduce import finding_comparisons, reproduce
+
+TINY = {
+    "model_size": "1_2_16",
+    "batch_size": 32,
+    "max_steps": 12,
+    "lr": 3e-3,
+    "eval_every_steps": 6,
+    "eval_samples": 64,
+    "save_every_steps": 12,
+    "test_size": 100,
+}
+
+
+def test_metric_modules_load_through_evaluate_and_agree():
+    rng = np.random.default_rng(0)
+    pred = rng.integers(0, 3, (20, 7))
+    ref = rng.integers(0, 3, (20, 7))
+    mask = rng.random((20, 7)) < 0.5
+    result = load_metric("sequence_accuracy").compute(
+        predictions=pred.tolist(), references=ref.tolist(), mask=mask.astype(np.int8).tolist()
+    )
+    right = (pred == ref) & mask
+    assert result["accuracy"] == pytest.approx(right.sum() / mask.sum())
+    assert result["exact_match"] == pytest.approx(np.mean([(r | ~m).all() for r, m in zip(right, mask)]))
+    ppl = load_metric("perplexity_from_loss").compute(loss_sums=[3.0, 1.0], token_counts=[2, 2])
+    assert ppl["perplexity"] == pytest.approx(math.exp(1.0))
+    with pytest.raises(ValueError, match="unknown metric"):
+        load_metric("bleu")
+
+
+def _comparison(tmp_path: Path) -> dict:
+    return {
+        "title": "tiny",
+        "seeds": [0, 1],
+        "downstream": {"task": "forwardaddition_2", **TINY},
+        "arms": [
+            {"name": "scratch"},
+            {
+                "name": "sort",
+                "pretrain": {
+                    "task": "sort",
+                    "seq_length": 4,
+                    "vocab_size": 10,
+                    "model_size": "1_2_16",
+                    "max_steps": 10,
+                    "batch_size": 16,
+                    "eval_every_steps": 5,
+                    "eval_samples": 32,
+                    "save_every_steps": 10,
+                },
+                "transfer": "attn,ffn",
+                "embedding_init": "average",
+            },
+            {
+                "name": "sort-substitutive",
+                "pretrain": {
+                    "name": "sort",
+                    "task": "sort",
+                    "seq_length": 4,
+                    "vocab_size": 10,
+                    "model_size": "1_2_16",
+                    "max_steps": 10,
+                    "batch_size": 16,
+                    "save_every_steps": 10,
+                },
+                "transfer": "attn",
+                "freeze": "attn",
+                "budget": "substitutive",
+            },
+        ],
+        "paper": {"scratch": {"published_accuracy": 59.1}},
+    }
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+", text)]
+
+
+def test_compare_end_to_end_numbers_come_from_the_runs(tmp_path):
+    report = run_comparison(parse_comparison(_comparison(tmp_path)), tmp_path / "cmp")
+    out = tmp_path / "cmp"
+    for name in ("report.md", "report.json", "curves.png", "final.png"):
+        assert (out / name).exists(), name
+    summary = report["summary"]
+    assert set(summary) == {"scratch", "sort", "sort-substitutive"}
+    # each table cell is the mean of the runs' own test_metrics.json files
+    for arm, info in summary.items():
+        files = [json.loads((out / "runs" / arm / f"seed-{s}" / "test_metrics.json").read_text()) for s in (0, 1)]
+        for metric, stat in info["metrics"].items():
+            assert stat["mean"] == pytest.approx(np.mean([f[metric] for f in files]))
+    markdown = (out / "report.md").read_text()
+    acc = summary["sort"]["metrics"]["accuracy"]
+    assert f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f}" in markdown
+    gap = 100 * summary["scratch"]["metrics"]["published_accuracy"]["mean"] - 59.1
+    assert f"{gap:+.1f}" in markdown
+    # the pretraining ran once and both arms used it; the substitutive arm trained fewer downstream steps
+    assert (out / "pretrain" / "sort").is_dir() and not (out / "pretrain" / "sort-substitutive").exists()
+    assert summary["sort"]["procedural_tokens"] > 0
+    assert summary["sort-substitutive"]["semantic_tokens"] < summary["scratch"]["semantic_tokens"]
+    card = (out / "runs" / "sort" / "seed-0" / "checkpoint-12" / "README.md").read_text()
+    assert "transferred from" in card
+
+
+def test_bad_comparisons_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="arms"):
+        parse_comparison({"downstream": {"task": "sorting_4"}, "arms": []})
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_comparison({"downstream": {"task": "sorting_4"}, "arms": [{"name": "a", "colour": 1}]})
+    with pytest.raises(ConfigError, match="unknown recipe key"):
+        parse_comparison({"downstream": {"task": "sorting_4", "lr_rate": 1}, "arms": [{"name": "a"}]})
+    result = CliRunner().invoke(
+        main,
+        [
+            "downstream",
+            "algorithmic",
+            "--task",
+            "sorting_4",
+            "--pretrained",
+            str(tmp_path / "missing"),
+            "--transfer",
+            "attn",
+        ],
+    )
+    assert result.exit_code != 0 and "does not exist" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["downstream", "algorithmic", "--task", "sorting_4", "--transfer", "mlp"])
+    assert result.exit_code != 0 and "unknown component" in result.output
+
+
+def test_every_finding_builds_valid_comparisons():
+    for finding in ("1", "2", "3", "4", "5", "6"):
+        for scale in ("smoke", "full"):
+            for spec in finding_comparisons(finding, scale, [0]):
+                parse_comparison(spec)
+    with pytest.raises(ConfigError, match="unknown finding"):
+        finding_comparisons("7", "smoke", [0])
+
+
+def test_reproduce_smoke_report(tmp_path, monkeypatch):
+    from procpre import reproduce as rep
+
+    # seconds, not minutes: shrink the smoke budget further for the test
+    monkeypatch.setattr(
+        rep,
+        "SMOKE_DOWNSTREAM",
+        {
+            **rep.SMOKE_DOWNSTREAM,
+            "max_steps": 6,
+            "save_every_steps": 6,
+            "eval_every_steps": 3,
+            "test_size": 50,
+            "batch_size": 16,
+        },
+    )
+    real = rep._pretrain
+
+    def quick(name, scale, model_size="2_4_16"):
+        return {**real(name, scale, model_size), "max_steps": 6, "save_every_steps": 6, "eval_every_steps": 3}
+
+    monkeypatch.setattr(rep, "_pretrain", quick)
+    path = reproduce("3", "smoke", tmp_path / "r", seeds=1)
+    text = path.read_text()
+    assert "NOT expected" in text and "paper (%)" in text and "98.1" in text
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    summary = data["comparisons"][0]["report"]["summary"]
+    run_dir = Path(summary["set"]["metrics"] and data["comparisons"][0]["dir"]) / "runs" / "set" / "seed-0"
+    test = json.loads((run_dir / "test_metrics.json").read_text())
+    assert f"{100 * test['accuracy']:.2f} ± 0.00" in text
+    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert history[-1]["step"] == 6
