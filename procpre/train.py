@@ -196,6 +196,7 @@ def train(
             f"model (vocabulary {model.config.vocab_size}, {model.config.n_positions} positions) cannot hold task "
             f"{full_task.name} (vocabulary {full_task.vocab_size}, length {full_task.length})"
         )
+    model.to(accelerator.device)  # before the optimiser, so CUDA gets the fused AdamW
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
@@ -311,8 +312,9 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     local_scored = sum(int(b.loss_mask[:, :-1].sum()) for b in batches)
     global_scored = _sum(accelerator, float(local_scored))
     scale = world / max(global_scored, 1.0)  # DDP averages gradients over processes: undo that
-    loss_sum = 0.0
-    chunks = [chunk for block in batches for chunk in length_buckets(block)]
+    loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    buckets = 4 if accelerator.device.type == "cpu" else 1  # GPUs are launch-bound at these sizes: trim only
+    chunks = [chunk for block in batches for chunk in length_buckets(block, buckets)]
     for index, chunk in enumerate(chunks):
         ids = torch.from_numpy(chunk.input_ids).to(accelerator.device, dtype=torch.long)
         mask = torch.from_numpy(chunk.loss_mask).to(accelerator.device)
@@ -321,14 +323,14 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
         with context, accelerator.autocast():
             total = model(ids, mask)
             accelerator.backward(total * scale)
-        loss_sum += float(total.detach())
+        loss_sum += total.detach()
     if config.grad_clip > 0:
         accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
     if not getattr(optimizer, "step_was_skipped", False):  # fp16 overflow: no step, no schedule advance
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return _sum(accelerator, loss_sum) / max(global_scored, 1.0)
+    return _sum(accelerator, float(loss_sum)) / max(global_scored, 1.0)
 
 
 def length_buckets(block: Block, max_buckets: int = 4, min_saving: float = 0.15) -> list[Block]:
