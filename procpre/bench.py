@@ -117,9 +117,10 @@ def bench_train(
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    model, optimizer, scheduler = accelerator.prepare(MaskedLMLoss(model), optimizer, scheduler)
+    wrapped = MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu")
+    model, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
     if compile_model:
-        model = torch.compile(model)
+        model = torch.compile(model, dynamic=False)
 
     def run(first: int, count: int) -> float:
         start = time.perf_counter()

@@ -50,6 +50,10 @@ def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: in
     """Published metric, whole-answer token accuracy and exact match on the fixed test set, via `evaluate`."""
     from procpre.metrics import load_metric
 
+    if task.kind == "language":  # corpora and formal languages: perplexity (+ answer accuracy), see lm_eval
+        from procpre.lm_eval import score_lm
+
+        return score_lm(model, task, seed, batch_size)
     block = fixed_test_set(task, seed) if task.heldout_size else _validation_block(task, seed)
     predictions = predict_next_tokens(model, block, batch_size)[:, :-1]
     references = block.input_ids[:, 1:]

@@ -39,20 +39,29 @@ def build_model(size: str, task: Task, dropout: float = 0.0, n_positions: int | 
 class MaskedLMLoss(torch.nn.Module):
     """Wraps a causal LM so its forward returns the summed loss over scored positions.
 
-    The LM head runs only on scored positions (a haystack sample scores 1 of 62),
-    and being one module it can be wrapped by DDP/FSDP as a whole.
+    Being one module it can be wrapped by DDP/FSDP (and compiled) as a whole. With
+    `static_shapes=False` (CPU) the LM head runs only on scored positions (a
+    haystack sample scores 1 of 62); with `static_shapes=True` (GPU) every shape is
+    fixed, so nothing waits on the device and `torch.compile` builds one graph.
     """
 
-    def __init__(self, model: GPT2LMHeadModel) -> None:
+    def __init__(self, model: GPT2LMHeadModel, static_shapes: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.static_shapes = static_shapes
 
     def forward(self, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model.transformer(input_ids=input_ids).last_hidden_state
+        hidden = self.model.transformer(input_ids=input_ids).last_hidden_state[:, :-1]
         scored = loss_mask[:, :-1].bool()
-        logits = self.model.lm_head(hidden[:, :-1][scored])
-        targets = input_ids[:, 1:][scored].long()
-        return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+        targets = input_ids[:, 1:].long()
+        if self.static_shapes:
+            logits = self.model.lm_head(hidden)
+            targets = targets.masked_fill(~scored, -100)
+            return torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
+            )
+        logits = self.model.lm_head(hidden[scored])
+        return torch.nn.functional.cross_entropy(logits.float(), targets[scored], reduction="sum")
 
 
 def masked_token_losses(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:

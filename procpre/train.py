@@ -200,7 +200,9 @@ def train(
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
-    model, optimizer = accelerator.prepare(MaskedLMLoss(model), optimizer)
+    model, optimizer = accelerator.prepare(
+        MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu"), optimizer
+    )
     accelerator.register_for_checkpointing(scheduler)
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
@@ -243,13 +245,16 @@ def train(
     with _StopFlag() as stop:
         model.train()
         while state.step < config.max_steps:
-            step_loss = _optimizer_step(config, model, optimizer, scheduler, accelerator, task, state.step, rank, world)
+            loss_sum, scored = _optimizer_step(
+                config, model, optimizer, scheduler, accelerator, task, state.step, rank, world
+            )
             state.step += 1
             state.tokens_seen += samples_per_step * task.length
             record: dict[str, Any] = {}
             if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
                 elapsed = time.perf_counter() - started
                 rate = (state.tokens_seen - start_tokens) / max(elapsed, 1e-9)
+                step_loss = _sum(accelerator, float(loss_sum)) / max(scored, 1.0)  # the only sync of a step
                 record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
                 bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
             if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
@@ -303,8 +308,12 @@ def _current_task(config: TrainConfig, state: LoopState) -> Task:
     return config.build_task()
 
 
-def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step, rank, world) -> float:
-    """One optimiser step over all micro-batches; returns the step's mean loss per scored token."""
+def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step, rank, world):
+    """One optimiser step over all micro-batches.
+
+    Returns (this process's summed loss as a device tensor, the step's scored tokens over all
+    processes); the caller turns them into a number only when it logs, so steps do not wait on the device.
+    """
     batches = []
     for micro in range(config.gradient_accumulation_steps):
         block = samples(task, config.seed, "train", *micro_batch_range(config, step, micro, rank, world))
@@ -313,8 +322,8 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     global_scored = _sum(accelerator, float(local_scored))
     scale = world / max(global_scored, 1.0)  # DDP averages gradients over processes: undo that
     loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
-    buckets = 4 if accelerator.device.type == "cpu" else 1  # GPUs are launch-bound at these sizes: trim only
-    chunks = [chunk for block in batches for chunk in length_buckets(block, buckets)]
+    on_cpu = accelerator.device.type == "cpu"  # GPUs want fixed shapes: no bucketing there
+    chunks = [chunk for block in batches for chunk in (length_buckets(block) if on_cpu else [block])]
     for index, chunk in enumerate(chunks):
         ids = torch.from_numpy(chunk.input_ids).to(accelerator.device, dtype=torch.long)
         mask = torch.from_numpy(chunk.loss_mask).to(accelerator.device)
@@ -330,7 +339,7 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     if not getattr(optimizer, "step_was_skipped", False):  # fp16 overflow: no step, no schedule advance
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return _sum(accelerator, float(loss_sum)) / max(global_scored, 1.0)
+    return loss_sum, global_scored
 
 
 def length_buckets(block: Block, max_buckets: int = 4, min_saving: float = 0.15) -> list[Block]:
