@@ -200,7 +200,7 @@ def test_release_recipe_runs_through_the_cli_and_prunes_checkpoints(tmp_path: Pa
         42,
     )
     assert config["save_dir"] == str(save_dir)  # the command line beats the recipe
-    assert meta["task"] == {"task": "sort", "seq_length": 8, "vocab_size": 16}
+    assert meta["task"] == {"task": "sort", "seq_length": 8, "vocab_size": 16, "shuffle": False}
     assert [r["step"] for r in read_metrics(save_dir) if "val_loss" in r] == [10, 20, 30]
 
 
