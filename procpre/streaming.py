@@ -44,10 +44,17 @@ def block_table(block: Block, first_index: int) -> pa.Table:
         {
             "input_ids": ids,
             "loss_mask": mask,
-            "task": pa.array(block.task.tolist() if n else [], pa.string()),
+            "task": _task_column(block.task),
             "index": pa.array(np.arange(first_index, first_index + n, dtype=np.int64)),
         }
     )
+
+
+def _task_column(tags: np.ndarray) -> pa.Array:
+    """Task tags as Arrow strings; one repeated name (the common case) costs a `take`, not n strings."""
+    if len(tags) and (tags == tags[0]).all():
+        return pa.array([str(tags[0])], pa.string()).take(pa.array(np.zeros(len(tags), np.int32)))
+    return pa.array(tags.tolist(), pa.string())
 
 
 class BlockExamplesIterable(_BaseExamplesIterable):
