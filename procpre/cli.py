@@ -379,7 +379,7 @@ def downstream_algorithmic(
 @click.option("--push-to-hub", "repo_prefix", default=None, help="Push every downstream model as PREFIX-ARM-seedN.")
 def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None) -> None:
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
-    from procpre.compare import load_comparison, run_comparison
+    from procpre.compare import ComparisonInterrupted, load_comparison, run_comparison
     from procpre.config import ConfigError
     from procpre.transfer import TransferError
 
@@ -388,6 +388,9 @@ def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str |
         if seeds:
             spec.seeds = list(range(seeds))
         run_comparison(spec, out_dir, push_to_hub=repo_prefix)
+    except ComparisonInterrupted as err:
+        click.echo(f"interrupted: {err}")
+        raise SystemExit(130) from None
     except (ConfigError, TaskError, TransferError) as err:
         _fail(str(err))
     click.echo((Path(out_dir) / "report.md").read_text())
@@ -408,6 +411,7 @@ def reproduce_command(finding: str, scale: str, seeds: int, out_dir: str | None,
     """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
     import os
 
+    from procpre.compare import ComparisonInterrupted
     from procpre.config import ConfigError
     from procpre.reproduce import reproduce
     from procpre.transfer import TransferError
@@ -417,6 +421,9 @@ def reproduce_command(finding: str, scale: str, seeds: int, out_dir: str | None,
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
     try:
         report = reproduce(finding, scale, out, seeds)
+    except ComparisonInterrupted as err:
+        click.echo(f"interrupted: {err}")
+        raise SystemExit(130) from None
     except (ConfigError, TaskError, TransferError) as err:
         _fail(str(err))
     click.echo(report.read_text())

@@ -34,6 +34,10 @@ from procpre.train import train
 ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}
 
 
+class ComparisonInterrupted(RuntimeError):
+    """A run stopped before its last step (SIGINT/SIGTERM); its checkpoint is kept for --resume."""
+
+
 @dataclass
 class Arm:
     name: str
@@ -110,7 +114,12 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     started = time.perf_counter()
     done = latest_checkpoint(save_dir)
     if done is None or read_run_meta(done)["step"] < config.max_steps:
-        train(config)
+        result = train(config)
+        if result.stopped == "interrupted":
+            raise ComparisonInterrupted(
+                f"pretraining {name!r} stopped at step {result.state.step} of {config.max_steps}; "
+                "run the same command again to resume it"
+            )
     checkpoint = latest_checkpoint(save_dir)
     if checkpoint is None:
         raise ConfigError(f"pretraining {name!r} produced no checkpoint in {save_dir}")
@@ -197,7 +206,12 @@ def run_comparison(
                 config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
             started = time.perf_counter()
             if not (Path(config.save_dir) / TEST_METRICS).exists():
-                run_downstream(config, mix=mix or None)
+                result = run_downstream(config, mix=mix or None)
+                if result.train.stopped == "interrupted":
+                    raise ComparisonInterrupted(
+                        f"{arm.name} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
+                        "run the same command again to resume it (finished runs are reused)"
+                    )
             timings.append(
                 {"stage": "downstream", "arm": arm.name, "seed": seed, "seconds": time.perf_counter() - started}
             )

@@ -86,10 +86,11 @@ def run_downstream(config: TrainConfig, mix: dict[str, str] | None = None) -> Do
         freeze_components(model, config.freeze)
     meta: dict[str, Any] = {"transfer": report.as_dict() if report else None}
     result = train(config, model=model, stage="downstream", extra_meta=meta)
-    if result.checkpoint is None:
-        return DownstreamResult(result, report, {})
+    if result.checkpoint is None or result.stopped == "interrupted":
+        return DownstreamResult(result, report, {})  # an unfinished model is not scored: resume it first
     final = AutoModelForCausalLM.from_pretrained(result.checkpoint)
     test = score_test_set(final, task, config.seed, config.eval_batch_size)
+    test["steps"] = float(result.state.step)
     for folder in (result.checkpoint, Path(config.save_dir)):
         (folder / TEST_METRICS).write_text(json.dumps(test, indent=2) + "\n")
     return DownstreamResult(result, report, test)

@@ -14,7 +14,7 @@ import torch
 from procpre.downstream import TEST_METRICS
 
 #: test metrics shown in the table, in this order, when present
-TABLE_METRICS = ("published_accuracy", "accuracy", "exact_match", "perplexity", "loss")
+TABLE_METRICS = ("published_accuracy", "accuracy", "exact_match", "perplexity", "loss", "steps")
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -144,7 +144,9 @@ def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list
     fig.savefig(out / "curves.png", dpi=120)
     plt.close(fig)
     files.append("curves.png")
-    bar_metric = next((m for m in TABLE_METRICS if any(m in s["metrics"] for s in summary.values())), None)
+    bar_metric = next(
+        (m for m in TABLE_METRICS if m != "steps" and any(m in s["metrics"] for s in summary.values())), None
+    )
     if bar_metric:
         fig, ax = plt.subplots(figsize=(6, 4))
         arms = list(summary)

@@ -68,9 +68,7 @@ class Param:
             else:
                 value = kind(value)
         except (TypeError, ValueError):
-            raise TaskError(
-                f"{task}: parameter '{self.name}' must be {self.describe_range()}, got {value!r}"
-            ) from None
+            raise TaskError(f"{task}: parameter '{self.name}' must be {self.describe_range()}, got {value!r}") from None
         if self.choices is not None and value not in self.choices:
             raise TaskError(f"{task}: parameter '{self.name}' must be {self.describe_range()}, got {value!r}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
@@ -78,9 +76,7 @@ class Param:
         return value
 
 
-SHUFFLE = Param(
-    "shuffle", False, "control: permute each sample's non-pad tokens (same tokens, structure destroyed)"
-)
+SHUFFLE = Param("shuffle", False, "control: permute each sample's non-pad tokens (same tokens, structure destroyed)")
 
 
 def shuffle_tokens(rng: np.random.Generator, ids: np.ndarray, pad: int) -> np.ndarray:
@@ -238,10 +234,7 @@ class Task:
 
 
 def params_table(cls: type[Task]) -> list[dict[str, Any]]:
-    return [
-        {"name": p.name, "default": p.default, "range": p.describe_range(), "help": p.help}
-        for p in cls.PARAMS
-    ]
+    return [{"name": p.name, "default": p.default, "range": p.describe_range(), "help": p.help} for p in cls.PARAMS]
 
 
 def replace_params(task: Task, **changes: Any) -> Task:

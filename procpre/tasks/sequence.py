@@ -25,9 +25,7 @@ from procpre.tasks.registry import register
 
 SEQ_LENGTH = Param("seq_length", 64, "content length L of the prompt", low=1, high=1_000_000)
 VOCAB_SIZE = Param("vocab_size", 100, "content vocabulary V (tokens 1..V-1; SEP=V, PAD=V+1)", low=3, high=2**30)
-SCORE_END = Param(
-    "score_end", False, "also score the first PAD after a short answer (off = published loss)"
-)
+SCORE_END = Param("score_end", False, "also score the first PAD after a short answer (off = published loss)")
 
 
 class SequenceTask(Task):
