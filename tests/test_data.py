@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from datasets.distributed import split_dataset_by_node
 
-from procpre.cli import main
+from procpre.cli import DEFAULT_BENCH_TASKS, main
 from procpre.data import generate, generate_block, iter_range
 from procpre.export import ExportError, export_dataset
 from procpre.streaming import procedural_dataset
@@ -232,20 +232,7 @@ def test_bad_input_is_one_clear_error(args, message, tmp_path):
 def test_cli_tasks_and_preview():
     runner = CliRunner()
     listing = json.loads(runner.invoke(main, ["tasks", "--json"]).output)
-    for name in (
-        "identity",
-        "reverse",
-        "sort",
-        "set",
-        "union",
-        "delete",
-        "stack",
-        "dyck",
-        "dyck_shuffle",
-        "eca",
-        "ww",
-        "mixture",
-    ):
+    for name in (*DEFAULT_BENCH_TASKS, "mixture"):
         assert name in listing
     assert {p["name"] for p in listing["dyck_shuffle"]["params"]} >= {"k", "seq_length", "p_open", "max_depth"}
     out = runner.invoke(main, ["data", "preview", "set", "-p", "seq_length=5", "-n", "2"]).output
