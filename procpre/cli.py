@@ -372,6 +372,55 @@ def downstream_algorithmic(
     click.echo(f"model: {result.train.checkpoint}")
 
 
+@downstream_group.command("lm", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--corpus", required=True, help="c4, codeparrot, dm-math, or a local .txt/.jsonl/.parquet file or folder."
+)
+@click.option("--data-dir", default=None, help="dm-math: the extracted mathematics_dataset-v1.0 folder.")
+@click.option("--tokenizer", default=None, help="Hub name or folder, byte, bpe:N or char (default: the paper's).")
+@click.option("--seq-length", default=1024, show_default=True)
+@click.option("--max-train-tokens", default=10_000_000, show_default=True)
+@click.option("--max-eval-tokens", default=1_000_000, show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML recipe for the training.")
+@click.option("--pretrained", default=None, help="Checkpoint folder, Hub repo id or release .pth to transfer from.")
+@click.option("--transfer", "components", default=None, help="Semantic recipe: attn,ffn,ln (embeddings fresh).")
+@click.option("--resume", is_flag=True)
+@click.pass_context
+def downstream_lm(
+    ctx,
+    corpus,
+    data_dir,
+    tokenizer,
+    seq_length,
+    max_train_tokens,
+    max_eval_tokens,
+    config_path,
+    pretrained,
+    components,
+    resume,
+) -> None:
+    """Language modelling on a real corpus: prepare (tokenise, pack) it, train, report perplexity via `evaluate`."""
+    from procpre.config import ConfigError, load_config, parse_overrides
+    from procpre.corpora import CorpusError, prepare_corpus
+    from procpre.downstream import run_downstream
+    from procpre.transfer import TransferError
+
+    try:
+        overrides = parse_overrides(list(ctx.args))
+        save_dir = Path(overrides.get("save_dir", "runs/lm"))
+        prepared = save_dir / "data"
+        prepare_corpus(corpus, prepared, tokenizer, seq_length, max_train_tokens, max_eval_tokens, data_dir)
+        given = {"pretrained": pretrained, "transfer": components, "resume": True if resume else None}
+        overrides.update({k: v for k, v in given.items() if v is not None})
+        overrides.update(task="corpus", data_dir=str(prepared), save_dir=str(save_dir))
+        config = load_config(config_path, overrides)
+        result = run_downstream(config)
+    except (ConfigError, TaskError, TransferError, CorpusError) as err:
+        _fail(str(err))
+    click.echo("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+    click.echo(f"model: {result.train.checkpoint}")
+
+
 @main.command("compare")
 @click.argument("comparison", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))

@@ -15,12 +15,11 @@ Layouts:
   and its EOS are scored; pairs longer than `seq_length` are skipped and counted.
 
 Training rows are stored in a seeded shuffled order (`seed`); evaluation rows keep the
-corpus order. Run `python -m procpre.corpora --help` to prepare a corpus from the shell.
+corpus order. From the shell: `procpre downstream lm --corpus ... --tokenizer ...` prepares and trains.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import os
@@ -598,43 +597,6 @@ def read_corpus_meta(folder: PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CorpusError(
             f"{folder} is not a prepared corpus (no {META}); make one with "
-            "procpre.corpora.prepare_corpus or `python -m procpre.corpora CORPUS OUT_DIR`"
+            "procpre.corpora.prepare_corpus or `procpre downstream lm --corpus ...`"
         )
     return json.loads(path.read_text())
-
-
-# -- command line ---------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """`python -m procpre.corpora CORPUS OUT_DIR [options]`: prepare a corpus for the `corpus` task."""
-    parser = argparse.ArgumentParser(prog="python -m procpre.corpora", description=main.__doc__)
-    parser.add_argument("corpus", help=f"{', '.join(KNOWN)} or a local .txt/.jsonl/.parquet file or folder")
-    parser.add_argument("out_dir")
-    parser.add_argument("--tokenizer", default=None, help="Hub name or folder, byte, bpe:N or char")
-    parser.add_argument("--seq-length", type=int, default=1024)
-    parser.add_argument("--max-train-tokens", type=int, default=10_000_000)
-    parser.add_argument("--max-eval-tokens", type=int, default=1_000_000)
-    parser.add_argument("--data-dir", default=None, help="dm-math: the extracted mathematics_dataset-v1.0")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--text-field", default=None, help="field/column of .jsonl/.parquet records (text)")
-    args = parser.parse_args(argv)
-    try:
-        meta = prepare_corpus(
-            args.corpus,
-            args.out_dir,
-            args.tokenizer,
-            args.seq_length,
-            args.max_train_tokens,
-            args.max_eval_tokens,
-            args.data_dir,
-            args.seed,
-            args.text_field,
-        )
-    except CorpusError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps({"out_dir": str(args.out_dir), "splits": meta["splits"]}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -295,3 +295,50 @@ def test_c4_without_network_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(CorpusError, match="c4 needs network access or a local copy: pass a PATH") as err:
         next(iter_texts("c4", "validation"))
     assert "allenai/c4" in str(err.value) and err.value.__cause__ is not None
+
+
+def test_cli_downstream_lm_on_a_local_text_file(tmp_path):
+    from pydoc_data.topics import topics
+
+    from click.testing import CliRunner
+
+    from procpre.cli import main
+
+    text = tmp_path / "docs.txt"
+    text.write_text("\n\n".join(list(topics.values())[:40]))
+    result = CliRunner().invoke(
+        main,
+        [
+            "downstream",
+            "lm",
+            "--corpus",
+            str(text),
+            "--tokenizer",
+            "byte",
+            "--seq-length",
+            "32",
+            "--max-train-tokens",
+            "20000",
+            "--max-eval-tokens",
+            "2000",
+            "--save_dir",
+            str(tmp_path / "run"),
+            "--model_size",
+            "1_2_16",
+            "--max_steps",
+            "4",
+            "--eval_every_steps",
+            "4",
+            "--save_every_steps",
+            "4",
+            "--eval_samples",
+            "16",
+            "--batch_size",
+            "8",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "perplexity" in result.output
+    assert (tmp_path / "run" / "checkpoint-4" / "config.json").exists()
+    missing = CliRunner().invoke(main, ["downstream", "lm", "--corpus", str(tmp_path / "nope.txt")])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
