@@ -185,3 +185,25 @@ def test_reproduce_smoke_report(tmp_path, monkeypatch):
     assert f"{100 * test['accuracy']:.2f} ± 0.00" in text
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == 6
+
+
+def test_release_style_downstream_yaml(tmp_path):
+    from procpre.modeling import build_model
+    from procpre.tasks import get_task
+
+    build_model("1_2_16", get_task("sort", seq_length=4, vocab_size=10)).save_pretrained(tmp_path / "pre")
+    recipe = tmp_path / "down.yaml"
+    recipe.write_text(
+        "task: sorting_4\nvocab: 8\ngpt2_size: '1_2_16'\nbatch_size: 16\nmax_steps: 4\nlr: 1.0e-3\n"
+        "eval_size: 100\neval_every_steps: 4\neval_samples: 32\nsave_every_steps: 4\n"
+        f"save_dir: {tmp_path / 'run'}\npretrained_model_path: {tmp_path / 'pre'}\n"
+        "weights_to_be_transferred: [attn, ffn]\nweights_to_be_trained: [ffn, ln, embed]\n"
+        "embedding_init_strategy: average\n"
+    )
+    result = CliRunner().invoke(main, ["downstream", "algorithmic", "--config", str(recipe)])
+    assert result.exit_code == 0, result.output
+    assert "transfer: attn from" in result.output and "frozen attn" in result.output
+    meta = json.loads((tmp_path / "run" / "checkpoint-4" / "procpre_run.json").read_text())
+    assert meta["transfer"]["frozen"] == {"attn": meta["transfer"]["copied"]["attn"]}
+    test = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert {"published_accuracy", "accuracy", "exact_match"} <= set(test)

@@ -432,3 +432,30 @@ def test_sigint_checkpoints_exits_130_and_resume_finishes(tmp_path: Path) -> Non
     assert f"resumed from {save_dir / f'checkpoint-{interrupted}'} at step {interrupted}" in resumed.stdout
     assert steps_of(save_dir) == [interrupted, max_steps]
     assert [r["step"] for r in read_metrics(save_dir)] == list(range(1, max_steps + 1))
+
+
+def test_length_curriculum_grows_the_task(tmp_path):
+    config = load_config(
+        None,
+        {
+            "task": "identity",
+            "seq_length": 6,
+            "vocab_size": 4,
+            "model_size": "1_2_16",
+            "batch_size": 32,
+            "max_steps": 40,
+            "lr": 1e-2,
+            "eval_every_steps": 5,
+            "eval_samples": 64,
+            "save_every_steps": 40,
+            "use_curriculum": True,
+            "curriculum_start_length": 2,
+            "curriculum_step": 2,
+            "curriculum_threshold": 0.4,
+            "save_dir": str(tmp_path / "run"),
+        },
+    )
+    result = train(config)
+    lengths = [r["curriculum_length"] for r in result.history if "curriculum_length" in r]
+    assert lengths[0] == 2 and lengths == sorted(lengths) and lengths[-1] > 2
+    assert result.state.curriculum_length == lengths[-1]
