@@ -426,7 +426,15 @@ def downstream_lm(
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--seeds", default=None, type=int, help="Use the first N seeds 0..N-1 instead of the file's.")
 @click.option("--push-to-hub", "repo_prefix", default=None, help="Push every downstream model as PREFIX-ARM-seedN.")
-def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None) -> None:
+@click.option(
+    "--pretrain-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where named pretrainings live (default OUT/pretrain); share one between comparisons to reuse them.",
+)
+def compare(
+    comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None, pretrain_dir: str | None
+) -> None:
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
     from procpre.compare import ComparisonInterrupted, load_comparison, run_comparison
     from procpre.config import ConfigError
@@ -436,7 +444,7 @@ def compare(comparison: str, out_dir: str, seeds: int | None, repo_prefix: str |
         spec = load_comparison(comparison)
         if seeds:
             spec.seeds = list(range(seeds))
-        run_comparison(spec, out_dir, push_to_hub=repo_prefix)
+        run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir)
     except ComparisonInterrupted as err:
         click.echo(f"interrupted: {err}")
         raise SystemExit(130) from None

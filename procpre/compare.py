@@ -113,7 +113,8 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     config = load_config(None, {"seed": seed, **recipe, "save_dir": str(save_dir), "resume": True})
     started = time.perf_counter()
     done = latest_checkpoint(save_dir)
-    if done is None or read_run_meta(done)["step"] < config.max_steps:
+    reused = done is not None and read_run_meta(done)["step"] >= config.max_steps
+    if not reused:
         result = train(config)
         if result.stopped == "interrupted":
             raise ComparisonInterrupted(
@@ -128,7 +129,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
         {
             "stage": "pretrain",
             "arm": name,
-            "seconds": time.perf_counter() - started,
+            **_seconds(started, checkpoint if reused else None),
             "task": meta["task"],
             "step": meta["step"],
             "tokens_seen": meta.get("tokens_seen", 0),
@@ -136,6 +137,13 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
         }
     )
     return str(checkpoint)
+
+
+def _seconds(started: float, reused_checkpoint: Path | None) -> dict[str, Any]:
+    """Wall time of a stage: measured now, or the training time a reused run recorded (None if it predates that)."""
+    if reused_checkpoint is None:
+        return {"seconds": time.perf_counter() - started}
+    return {"seconds": read_run_meta(reused_checkpoint).get("train_seconds"), "reused": True}
 
 
 def _pretrain_arm(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
@@ -205,16 +213,16 @@ def run_comparison(
             if arm.budget == "substitutive" and procedural:
                 config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
             started = time.perf_counter()
-            if not (Path(config.save_dir) / TEST_METRICS).exists():
+            reused = (Path(config.save_dir) / TEST_METRICS).exists()
+            if not reused:
                 result = run_downstream(config, mix=mix or None)
                 if result.train.stopped == "interrupted":
                     raise ComparisonInterrupted(
                         f"{arm.name} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
                         "run the same command again to resume it (finished runs are reused)"
                     )
-            timings.append(
-                {"stage": "downstream", "arm": arm.name, "seed": seed, "seconds": time.perf_counter() - started}
-            )
+            previous = latest_checkpoint(config.save_dir) if reused else None
+            timings.append({"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, previous)})
             runs.append(
                 collect_run(arm.name, seed, Path(config.save_dir), procedural_tokens=procedural, budget=arm.budget)
             )

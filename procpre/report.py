@@ -239,7 +239,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
                 f"{m.get('accuracy', float('nan')):.4f} | {m.get('loss', float('nan')):.4f} |"
             )
     lines += ["", "## Wall time", "", "| stage | arm | seed | seconds |", "|---|---|---|---|"]
-    lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {t['seconds']:.1f} |" for t in timings]
+    lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {_stage_seconds(t)} |" for t in timings]
     lines += ["", *[f"![{f}]({f})" for f in files]]
     if comparison.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
@@ -249,3 +249,11 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     ]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return report
+
+
+def _stage_seconds(timing: dict[str, Any]) -> str:
+    """Seconds of a stage; a run reused from an earlier call shows the time it recorded then."""
+    seconds = timing["seconds"]
+    if not timing.get("reused"):
+        return f"{seconds:.1f}"
+    return f"{seconds:.1f} (earlier run, reused)" if seconds is not None else "earlier run, reused (not recorded)"

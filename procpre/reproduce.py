@@ -197,7 +197,8 @@ def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1) -> 
     header = [
         f"# Reproduction of finding {finding} ({scale} scale)",
         "",
-        f"Seeds: {seeds}. Total wall time: {time.perf_counter() - started:.0f} s. "
+        f"Seeds: {seeds}. Wall time of this call: {time.perf_counter() - started:.0f} s "
+        "(stages reused from an earlier call show the time they recorded in the tables below). "
         "Paper figures are the published metric (`published_accuracy`); the gap is ours minus the paper's, "
         "in percentage points, unrounded beyond 0.1.",
         "",

@@ -54,6 +54,7 @@ class LoopState:
     evals_without_improvement: int = 0
     curriculum_length: int | None = None
     last_metrics: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0  # wall time of the loop, summed over resumed calls
 
 
 @dataclass
@@ -239,7 +240,7 @@ def train(
         mininterval=1.0,
         dynamic_ncols=True,
     )
-    started, start_tokens = time.perf_counter(), state.tokens_seen
+    started, start_tokens, seconds_before = time.perf_counter(), state.tokens_seen, state.train_seconds
     calls_left = max_steps_this_call
 
     with _StopFlag() as stop:
@@ -250,6 +251,7 @@ def train(
             )
             state.step += 1
             state.tokens_seen += samples_per_step * task.length
+            state.train_seconds = seconds_before + time.perf_counter() - started
             record: dict[str, Any] = {}
             if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
                 elapsed = time.perf_counter() - started
@@ -444,6 +446,7 @@ def _save(accelerator, model, config: TrainConfig, state: LoopState, save_dir: P
             "task": task.config_dict(),
             "step": state.step,
             "tokens_seen": state.tokens_seen,
+            "train_seconds": round(state.train_seconds, 3),
             "metrics": state.last_metrics,
         }
         write_model_files(staging, _hf_model(accelerator, model), meta, asdict(state))

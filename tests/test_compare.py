@@ -207,3 +207,25 @@ def test_release_style_downstream_yaml(tmp_path):
     assert meta["transfer"]["frozen"] == {"attn": meta["transfer"]["copied"]["attn"]}
     test = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
     assert {"published_accuracy", "accuracy", "exact_match"} <= set(test)
+
+
+def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
+    spec = _comparison(tmp_path)
+    spec["arms"] = spec["arms"][:2]
+    spec["seeds"] = [0]
+    first = run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    checkpoint = tmp_path / "cmp" / "runs" / "sort" / "seed-0" / "checkpoint-12"
+    before = checkpoint.stat().st_mtime_ns
+    second = run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    assert checkpoint.stat().st_mtime_ns == before  # nothing retrained
+    recorded = json.loads((checkpoint / "procpre_run.json").read_text())["train_seconds"]
+    reused = {(t["stage"], t["arm"]): t for t in second["timings"]}
+    assert reused[("downstream", "sort")] == {
+        "stage": "downstream",
+        "arm": "sort",
+        "seed": 0,
+        "seconds": recorded,
+        "reused": True,
+    }
+    assert all(t.get("reused") for t in second["timings"]) and not any(t.get("reused") for t in first["timings"])
+    assert f"{recorded:.1f} (earlier run, reused)" in (tmp_path / "cmp" / "report.md").read_text()
