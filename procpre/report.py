@@ -96,11 +96,11 @@ def _mean_curves(runs: list[dict[str, Any]], metric: str) -> dict[str, list[tupl
     return {arm: sorted((s, statistics.fmean(v)) for s, v in steps.items()) for arm, steps in per_arm.items()}
 
 
-def _fmt(stat: dict[str, Any] | None, percent: bool) -> str:
+def _fmt(stat: dict[str, Any] | None, percent: bool, digits: int = 2) -> str:
     if not stat or math.isnan(stat["mean"]):
         return "-"
     scale = 100 if percent else 1
-    return f"{scale * stat['mean']:.2f} ± {scale * stat['std']:.2f}"
+    return f"{scale * stat['mean']:.{digits}f} ± {scale * stat['std']:.{digits}f}"
 
 
 def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) -> str:
@@ -111,7 +111,10 @@ def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm, info in summary.items():
         cells = [arm, str(len(info["seeds"]))]
-        cells += [_fmt(info["metrics"].get(m), "accuracy" in m or m == "exact_match") for m in present]
+        cells += [
+            _fmt(info["metrics"].get(m), "accuracy" in m or m == "exact_match", 0 if m == "steps" else 2)
+            for m in present
+        ]
         if paper:
             figure = paper.get(arm, {})
             name, value = next(iter(figure.items()), (None, None))
@@ -231,7 +234,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
             "| name | task | steps | tokens | val accuracy | val loss |",
             "|---|---|---|---|---|---|",
         ]
-        for t in pretrainings:
+        for t in {t["arm"]: t for t in pretrainings}.values():  # arms sharing a pretraining list it once
             task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
             m = t.get("metrics", {})
             lines.append(
