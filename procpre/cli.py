@@ -421,11 +421,21 @@ def downstream_lm(
     click.echo(f"model: {result.train.checkpoint}")
 
 
+PUSH_PREFIX_HELP = "Push every model: PREFIX-TASK-ARM-seedN downstream, PREFIX-pretrain-NAME pretrained."
+
+
+def _push_retry_hint(err: Exception, out_dir: str | Path) -> str:
+    return (
+        f"{err}. Every run is saved under {out_dir}; run the same command again to retry the push "
+        "(finished runs are reused, not retrained)"
+    )
+
+
 @main.command("compare")
 @click.argument("comparison", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--seeds", default=None, type=int, help="Use the first N seeds 0..N-1 instead of the file's.")
-@click.option("--push-to-hub", "repo_prefix", default=None, help="Push every downstream model as PREFIX-ARM-seedN.")
+@click.option("--push-to-hub", "repo_prefix", default=None, help=PUSH_PREFIX_HELP)
 @click.option(
     "--pretrain-dir",
     default=None,
@@ -438,6 +448,7 @@ def compare(
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
     from procpre.compare import ComparisonInterrupted, load_comparison, run_comparison
     from procpre.config import ConfigError
+    from procpre.hub import PushError
     from procpre.transfer import TransferError
 
     try:
@@ -450,6 +461,8 @@ def compare(
         raise SystemExit(130) from None
     except (ConfigError, TaskError, TransferError) as err:
         _fail(str(err))
+    except PushError as err:
+        _fail(_push_retry_hint(err, out_dir))
     click.echo((Path(out_dir) / "report.md").read_text())
     click.echo(f"report: {Path(out_dir) / 'report.md'} (plots and report.json beside it)")
 
@@ -464,12 +477,16 @@ def compare(
 @click.option(
     "--device", default=None, type=click.Choice(["cpu", "cuda"]), help="Force a device (default: accelerate's)."
 )
-def reproduce_command(finding: str, scale: str, seeds: int, out_dir: str | None, device: str | None) -> None:
+@click.option("--push-to-hub", "repo_prefix", default=None, help=PUSH_PREFIX_HELP)
+def reproduce_command(
+    finding: str, scale: str, seeds: int, out_dir: str | None, device: str | None, repo_prefix: str | None
+) -> None:
     """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
     import os
 
     from procpre.compare import ComparisonInterrupted
     from procpre.config import ConfigError
+    from procpre.hub import PushError
     from procpre.reproduce import reproduce
     from procpre.transfer import TransferError
 
@@ -477,12 +494,14 @@ def reproduce_command(finding: str, scale: str, seeds: int, out_dir: str | None,
         os.environ["ACCELERATE_USE_CPU"] = "true"
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
     try:
-        report = reproduce(finding, scale, out, seeds)
+        report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix)
     except ComparisonInterrupted as err:
         click.echo(f"interrupted: {err}")
         raise SystemExit(130) from None
     except (ConfigError, TaskError, TransferError) as err:
         _fail(str(err))
+    except PushError as err:
+        _fail(_push_retry_hint(err, out))
     click.echo(report.read_text())
     click.echo(f"report: {report}")
 

@@ -175,12 +175,18 @@ def _procedural_tokens(checkpoint: str | None) -> int:
 
 
 def run_comparison(
-    comparison: Comparison, out_dir: str | Path, push_to_hub: str | None = None, pretrain_dir: str | Path | None = None
+    comparison: Comparison,
+    out_dir: str | Path,
+    push_to_hub: str | None = None,
+    pretrain_dir: str | Path | None = None,
+    push_pretrainings: bool = True,
 ) -> dict[str, Any]:
     """Run every arm and seed (resuming finished or interrupted runs), then write the report.
 
     Pretrainings live under `pretrain_dir` (default `out_dir/pretrain`) by name, so
-    several comparisons can share them.
+    several comparisons can share them. `push_to_hub` is a repo-id prefix: each
+    downstream model goes to PREFIX-TASK-ARM-seedN and, with `push_pretrainings`, each
+    pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches).
     """
     from procpre.report import collect_run, write_report
 
@@ -229,5 +235,15 @@ def run_comparison(
             if push_to_hub:
                 from procpre.hub import push_run
 
-                push_run(config.save_dir, f"{push_to_hub}-{arm.name}-seed{seed}")
+                push_run(config.save_dir, f"{push_to_hub}-{comparison.downstream['task']}-{arm.name}-seed{seed}")
+    if push_to_hub and push_pretrainings:
+        push_pretraining_runs(root, push_to_hub)
     return write_report(comparison, runs, timings, out)
+
+
+def push_pretraining_runs(pretrain_dir: Path, prefix: str) -> list[str]:
+    """Push every named pretraining under `pretrain_dir` to PREFIX-pretrain-NAME; returns the URLs."""
+    from procpre.hub import push_run
+
+    runs = sorted(d for d in Path(pretrain_dir).glob("*") if d.is_dir() and latest_checkpoint(d) is not None)
+    return [push_run(run, f"{prefix}-pretrain-{run.name}") for run in runs]

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procpre.compare import parse_comparison, run_comparison
+from procpre.compare import parse_comparison, push_pretraining_runs, run_comparison
 from procpre.config import ConfigError
 
 SCALES = ("full", "smoke")
@@ -189,15 +189,20 @@ def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict
     return builders[key]()
 
 
-def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1) -> Path:
-    """Run a finding's comparisons under `out_dir` and write REPORT.md (+ report.json) combining them."""
+def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1, push_to_hub: str | None = None) -> Path:
+    """Run a finding's comparisons under `out_dir` and write REPORT.md (+ report.json) combining them.
+
+    `push_to_hub` (a repo-id prefix) publishes every pretrained and downstream model (see `run_comparison`).
+    """
     out = Path(out_dir)
     specs = finding_comparisons(finding, scale, list(range(seeds)))
     started = time.perf_counter()
     sections, reports = [], []
     for spec in specs:
         sub = out / spec["downstream"]["task"]
-        report = run_comparison(parse_comparison(spec), sub, pretrain_dir=out / "pretrain")
+        report = run_comparison(
+            parse_comparison(spec), sub, push_to_hub, pretrain_dir=out / "pretrain", push_pretrainings=False
+        )
         reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
         sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))
     header = [
@@ -212,6 +217,8 @@ def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1) -> 
     if scale == "smoke":
         header += ["**Smoke scale: the pipeline only. These numbers are not expected to show the paper's effect.**", ""]
     (out / "REPORT.md").write_text("\n".join(header) + "\n\n".join(sections))
+    if push_to_hub:  # pretrainings are shared between comparisons: push each once
+        push_pretraining_runs(out / "pretrain", push_to_hub)
     (out / "report.json").write_text(
         json.dumps({"finding": finding, "scale": scale, "seeds": seeds, "comparisons": reports}, indent=2, default=str)
     )
