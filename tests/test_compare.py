@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from procpre.cli import main
@@ -153,10 +154,11 @@ def test_every_finding_builds_valid_comparisons():
         finding_comparisons("7", "smoke", [0])
 
 
-def test_reproduce_smoke_report(tmp_path, monkeypatch):
+@pytest.fixture
+def tiny_smoke(monkeypatch):
+    """Seconds, not minutes: shrink the smoke budget further for the tests."""
     from procpre import reproduce as rep
 
-    # seconds, not minutes: shrink the smoke budget further for the test
     monkeypatch.setattr(
         rep,
         "SMOKE_DOWNSTREAM",
@@ -175,6 +177,9 @@ def test_reproduce_smoke_report(tmp_path, monkeypatch):
         return {**real(name, scale, model_size), "max_steps": 6, "save_every_steps": 6, "eval_every_steps": 3}
 
     monkeypatch.setattr(rep, "_pretrain", quick)
+
+
+def test_reproduce_smoke_report(tmp_path, tiny_smoke):
     path = reproduce("3", "smoke", tmp_path / "r", seeds=1)
     text = path.read_text()
     assert "NOT expected" in text and "paper (%)" in text and "98.1" in text
@@ -229,3 +234,24 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
     }
     assert all(t.get("reused") for t in second["timings"]) and not any(t.get("reused") for t in first["timings"])
     assert f"{recorded:.1f} (earlier run, reused)" in (tmp_path / "cmp" / "report.md").read_text()
+
+
+def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    prefix = hub.repo_id("f3")
+    reproduce("3", "smoke", tmp_path / "r", seeds=1, push_to_hub=prefix)
+    local = {
+        f"{prefix}-pretrain-set-2_4_16": tmp_path / "r" / "pretrain" / "set-2_4_16" / "checkpoint-6",
+        f"{prefix}-sorting_10-scratch-seed0": tmp_path / "r" / "sorting_10" / "runs" / "scratch" / "seed-0",
+        f"{prefix}-sorting_10-set-seed0": tmp_path / "r" / "sorting_10" / "runs" / "set" / "seed-0",
+    }
+    hub.clear_cache()
+    for repo_id, folder in local.items():
+        checkpoint = folder if folder.name.startswith("checkpoint-") else max(folder.glob("checkpoint-*"))
+        model = AutoModelForCausalLM.from_pretrained(repo_id)
+        expected = load_file(checkpoint / "model.safetensors")
+        pulled = model.state_dict()
+        assert all(torch.equal(pulled[name], value) for name, value in expected.items()), repo_id
+        assert "README.md" in hub.api.list_repo_files(repo_id)
