@@ -103,7 +103,7 @@ def bench_train(
 
     from procpre.config import TrainConfig
     from procpre.modeling import MaskedLMLoss, build_model
-    from procpre.train import _optimizer_step, build_optimizer, flush_subnormals_on_cpu, lr_lambda
+    from procpre.train import _optimizer_step, build_optimizer, lr_lambda  # importing it flushes subnormals
 
     config = TrainConfig(
         task=task.name,
@@ -114,7 +114,6 @@ def bench_train(
         mixed_precision=mixed_precision,
     )
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
-    flush_subnormals_on_cpu(accelerator.device)
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))

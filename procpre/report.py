@@ -234,7 +234,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
             "| name | task | steps | tokens | val accuracy | val loss |",
             "|---|---|---|---|---|---|",
         ]
-        for t in {t["arm"]: t for t in pretrainings}.values():  # arms sharing a pretraining list it once
+        for t in pretrainings:
             task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
             m = t.get("metrics", {})
             lines.append(
