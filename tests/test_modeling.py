@@ -1,0 +1,49 @@
+"""The training loss's fast forward (last block only at scored positions) is the full GPT-2 forward, exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from procpre.modeling import MaskedLMLoss, build_model, masked_token_losses
+from procpre.tasks import get_task
+from procpre.train import samples
+
+
+def _loss_and_grads(loss_fn, model, ids, mask) -> tuple[float, list[torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(ids, mask)
+    loss.backward()
+    return float(loss.detach()), [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("task_name", "params", "config_change"),
+    [
+        ("condattendstream_30", {}, {}),  # one scored position per sample: the last block runs on 1 row
+        ("set", {"seq_length": 16, "vocab_size": 32}, {}),  # scored counts differ between samples
+        ("sort", {"seq_length": 8, "vocab_size": 16}, {}),  # half the positions scored
+        ("dyck", {"seq_length": 32, "k": 4}, {}),  # every position scored: the causal kernel on every row
+        ("condattendstream_30", {}, {"scale_attn_by_inverse_layer_idx": True}),  # unusual GPT-2: HF forward
+    ],
+)
+def test_scored_forward_matches_the_full_forward(task_name: str, params: dict, config_change: dict) -> None:
+    task = get_task(task_name, **params)
+    torch.manual_seed(0)
+    model = build_model("3_2_16", task)
+    for key, value in config_change.items():
+        setattr(model.config, key, value)
+        for block in model.transformer.h:
+            block.attn.__init__(model.config, layer_idx=block.attn.layer_idx)  # rebuild with the new scaling
+    block = samples(task, 0, "train", 0, 24)
+    ids = torch.from_numpy(block.input_ids).long()
+    mask = torch.from_numpy(block.loss_mask)
+
+    def full(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return masked_token_losses(model(input_ids=ids).logits, ids, mask)
+
+    expected, expected_grads = _loss_and_grads(full, model, ids, mask)
+    got, grads = _loss_and_grads(MaskedLMLoss(model), model, ids, mask)
+    assert got == pytest.approx(expected, rel=1e-5)
+    for want, have in zip(expected_grads, grads, strict=True):
+        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-5)
