@@ -29,6 +29,7 @@ from typing import Any
 from procpre.checkpoint import latest_checkpoint, read_run_meta
 from procpre.config import ConfigError, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
+from procpre.report import collect_run, read_history, write_report
 from procpre.train import train
 
 ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}
@@ -136,9 +137,19 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
             "step": meta["step"],
             "tokens_seen": meta.get("tokens_seen", 0),
             "metrics": meta.get("metrics", {}),
+            "halfway_metrics": validation_at(read_history(save_dir), meta["step"] // 2),
         }
     )
     return str(checkpoint)
+
+
+def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, float]:
+    """The last validation metrics at or before `step` (prefix `val_` dropped): how far from converged a run was."""
+    evals = [r for r in history if "val_accuracy" in r and r["step"] <= step]
+    if not evals:
+        return {}
+    last = evals[-1]
+    return {k.removeprefix("val_"): v for k, v in last.items() if k.startswith("val_")} | {"step": last["step"]}
 
 
 def _seconds(started: float, reused_checkpoint: Path | None) -> dict[str, Any]:
@@ -190,8 +201,6 @@ def run_comparison(
     downstream model goes to PREFIX-TASK-ARM-seedN and, with `push_pretrainings`, each
     pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches).
     """
-    from procpre.report import collect_run, write_report
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: list[dict[str, Any]] = []

@@ -231,15 +231,18 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
             "",
             "## Pretraining (procedural stage, at transfer time)",
             "",
-            "| name | task | steps | tokens | val accuracy | val loss |",
-            "|---|---|---|---|---|---|",
+            "Validation accuracy halfway through and at the end shows how far from converged the transferred model is.",
+            "",
+            "| name | task | steps | tokens | val accuracy | val accuracy halfway (step) | val loss |",
+            "|---|---|---|---|---|---|---|",
         ]
         for t in pretrainings:
             task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
-            m = t.get("metrics", {})
+            m, half = t.get("metrics", {}), t.get("halfway_metrics") or {}
+            halfway = f"{half['accuracy']:.4f} ({half['step']})" if "accuracy" in half else "-"
             lines.append(
                 f"| {t['arm']} | {task} | {t.get('step', '-')} | {t.get('tokens_seen', 0):,} | "
-                f"{m.get('accuracy', float('nan')):.4f} | {m.get('loss', float('nan')):.4f} |"
+                f"{m.get('accuracy', float('nan')):.4f} | {halfway} | {m.get('loss', float('nan')):.4f} |"
             )
     lines += ["", "## Wall time", "", "| stage | arm | seed | seconds |", "|---|---|---|---|"]
     lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {_stage_seconds(t)} |" for t in timings]

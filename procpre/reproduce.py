@@ -17,8 +17,10 @@ Choices the paper does not state, made here and recorded in every report:
 - the other findings transfer attention + MLP + LayerNorms + position
   embeddings, token embeddings set to their pretrained mean (`average`, the
   algorithmic recipe);
-- the pretraining length is long enough for the procedural validation accuracy
-  to plateau (the report prints it at transfer time, so the choice can be checked).
+- the pretraining length (8 000 steps) is where the procedural validation accuracy
+  has nearly levelled off; the report prints it halfway and at transfer time so
+  the choice can be checked (Dyck k=16: 0.349 at step 4 000, 0.375 at 8 000 —
+  still rising slowly; more steps were not tried).
 """
 
 from __future__ import annotations

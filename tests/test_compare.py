@@ -115,6 +115,10 @@ def test_compare_end_to_end_numbers_come_from_the_runs(tmp_path):
     # the pretraining ran once and both arms used it; the substitutive arm trained fewer downstream steps
     assert (out / "pretrain" / "sort").is_dir() and not (out / "pretrain" / "sort-substitutive").exists()
     assert summary["sort"]["procedural_tokens"] > 0
+    # its convergence is shown from its own metrics file: validation accuracy halfway (step 5 of 10) and at the end
+    evals = [json.loads(line) for line in (out / "pretrain" / "sort" / "metrics.jsonl").read_text().splitlines()]
+    at = {r["step"]: r["val_accuracy"] for r in evals if "val_accuracy" in r}
+    assert f"| {at[10]:.4f} | {at[5]:.4f} (5) |" in markdown
     assert summary["sort-substitutive"]["semantic_tokens"] < summary["scratch"]["semantic_tokens"]
     card = (out / "runs" / "sort" / "seed-0" / "checkpoint-12" / "README.md").read_text()
     assert "transferred from" in card
