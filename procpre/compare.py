@@ -143,7 +143,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     return str(checkpoint)
 
 
-def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, float]:
+def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
     """The last validation metrics at or before `step` (prefix `val_` dropped): how far from converged a run was."""
     evals = [r for r in history if "val_accuracy" in r and r["step"] <= step]
     if not evals:
