@@ -94,16 +94,20 @@ def bench_train(
     warmup: int = 3,
     device: str = "cpu",
     mixed_precision: str = "no",
-    compile_model: bool = False,
+    compile_mode: str = "no",
     peak_tflops: float | None = None,
 ) -> dict[str, Any]:
-    """Step time and tokens/s of the real training step (data generation included), after warm-up."""
+    """Step time and tokens/s of the real training step (data generation included), after warm-up.
+
+    On a GPU it also profiles a few steps: the device's busy time per step beside the wall time
+    says whether the step is bound by the GPU or by the host (launches, data).
+    """
     import torch
     from accelerate import Accelerator
 
     from procpre.config import TrainConfig
     from procpre.modeling import MaskedLMLoss, build_model
-    from procpre.train import _optimizer_step, build_optimizer, lr_lambda  # importing it flushes subnormals
+    from procpre.train import _optimizer_step, build_optimizer, compile_step, lr_lambda  # flushes subnormals
 
     config = TrainConfig(
         task=task.name,
@@ -112,15 +116,15 @@ def bench_train(
         batch_size=batch_size,
         max_steps=steps + warmup,
         mixed_precision=mixed_precision,
-    )
+        torch_compile=compile_mode,
+    ).validate()
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     wrapped = MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu")
     model, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
-    if compile_model:
-        model = torch.compile(model, dynamic=False)
+    model = compile_step(model, compile_mode, static_shapes=accelerator.device.type != "cpu")
 
     def run(first: int, count: int) -> float:
         start = time.perf_counter()
@@ -133,6 +137,7 @@ def bench_train(
     run(0, warmup)
     elapsed = run(warmup, steps)
     step_s = elapsed / steps
+    hf_model = accelerator.unwrap_model(model, keep_torch_compile=False).model
     tokens_per_s = batch_size * task.length / step_s
     result = {
         "model_size": model_size,
@@ -141,11 +146,11 @@ def bench_train(
         "batch_size": batch_size,
         "device": str(accelerator.device),
         "mixed_precision": mixed_precision,
-        "compile": compile_model,
+        "compile": compile_mode,
         "steps": steps,
         "ms_per_step": 1000 * step_s,
         "tokens_per_s": tokens_per_s,
-        "num_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters()),
+        "num_parameters": sum(p.numel() for p in hf_model.parameters()),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
     }
@@ -153,7 +158,21 @@ def bench_train(
         name = torch.cuda.get_device_name()
         peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
         result["gpu"] = name
+        try:
+            busy = _device_busy_ms(lambda: run(warmup + steps, min(steps, 10)))
+            result["gpu_busy_ms_per_step"] = busy / min(steps, 10)
+        except RuntimeError as err:  # a diagnostic: the timing above stands without it
+            result["gpu_busy_error"] = str(err)
         if peak:
-            flops = train_flops_per_token(accelerator.unwrap_model(model).model, task.length) * tokens_per_s
+            flops = train_flops_per_token(hf_model, task.length) * tokens_per_s
             result.update(peak_tflops=peak, achieved_tflops=flops / 1e12, mfu=flops / (peak * 1e12))
     return result
+
+
+def _device_busy_ms(work: Any) -> float:
+    """Milliseconds the GPU spent in kernels and copies while `work()` ran (torch.profiler, CUPTI)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        work()
+    return sum(event.self_device_time_total for event in prof.key_averages()) / 1000

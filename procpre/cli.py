@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from procpre import __version__
+from procpre.config import COMPILE_MODES
 from procpre.tasks import TASKS, Task, TaskError, get_task, task_class
 from procpre.tasks.base import params_table
 from procpre.tasks.registry import parse_task_id
@@ -213,11 +214,20 @@ def bench_group() -> None:
     type=click.Choice(["no", "bf16", "fp16"]),
     help="Default: no on CPU, bf16 on CUDA.",
 )
-@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
+@click.option(
+    "--compile",
+    "compile_mode",
+    is_flag=False,
+    flag_value="default",
+    default="no",
+    show_default=True,
+    type=click.Choice(COMPILE_MODES),
+    help="torch.compile the step; a bare --compile means mode 'default'.",
+)
 @click.option("--peak-tflops", type=float, default=None, help="Peak FLOP/s of the card for MFU (default by name).")
 @click.option("--json", "as_json", is_flag=True)
 def bench_train_command(
-    sizes, task_name, params, batch_size, steps, device, mixed_precision, compile_model, peak_tflops, as_json
+    sizes, task_name, params, batch_size, steps, device, mixed_precision, compile_mode, peak_tflops, as_json
 ) -> None:
     """ms/step and tokens/s of the real training step, data generation included."""
     from procpre.bench import bench_train, machine
@@ -232,7 +242,7 @@ def bench_train_command(
             steps,
             device=device,
             mixed_precision=precision,
-            compile_model=compile_model,
+            compile_mode=compile_mode,
             peak_tflops=peak_tflops,
         )
         for size in sizes
@@ -478,8 +488,21 @@ def compare(
     "--device", default=None, type=click.Choice(["cpu", "cuda"]), help="Force a device (default: accelerate's)."
 )
 @click.option("--push-to-hub", "repo_prefix", default=None, help=PUSH_PREFIX_HELP)
+@click.option(
+    "--torch-compile",
+    default="no",
+    show_default=True,
+    type=click.Choice(COMPILE_MODES),
+    help="Compile every training stage (GPU: reduce-overhead replays CUDA graphs).",
+)
 def reproduce_command(
-    finding: str, scale: str, seeds: int, out_dir: str | None, device: str | None, repo_prefix: str | None
+    finding: str,
+    scale: str,
+    seeds: int,
+    out_dir: str | None,
+    device: str | None,
+    repo_prefix: str | None,
+    torch_compile: str,
 ) -> None:
     """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
     import os
@@ -494,7 +517,7 @@ def reproduce_command(
         os.environ["ACCELERATE_USE_CPU"] = "true"
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
     try:
-        report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix)
+        report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix, torch_compile=torch_compile)
     except ComparisonInterrupted as err:
         click.echo(f"interrupted: {err}")
         raise SystemExit(130) from None

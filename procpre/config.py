@@ -73,6 +73,8 @@ WANDB_KEYS = {"wandb_project", "wandb_entity", "wandb_run_name", "use_wandb", "w
 SCHEDULES = ("constant", "cosine", "linear")
 PRECISIONS = ("no", "bf16", "fp16")
 TRACKERS = ("tensorboard", "trackio", "wandb")
+#: `torch.compile` modes for the training step ("no": eager)
+COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
@@ -107,6 +109,7 @@ class TrainConfig:
     adam_eps: float = 1e-8
     grad_clip: float = 1.0
     mixed_precision: str = "no"
+    torch_compile: str = "no"  # one of COMPILE_MODES; GPU: fixed shapes, one graph (reduce-overhead: CUDA graphs)
     seed: int = 0
     eval_every_steps: int = 100
     eval_samples: int = 512
@@ -173,6 +176,8 @@ class TrainConfig:
             raise ConfigError("'warmup_steps', 'weight_decay' and 'grad_clip' must be >= 0")
         if self.mixed_precision not in PRECISIONS:
             raise ConfigError(f"'mixed_precision' must be one of {', '.join(PRECISIONS)}, got {self.mixed_precision!r}")
+        if self.torch_compile not in COMPILE_MODES:
+            raise ConfigError(f"'torch_compile' must be one of {', '.join(COMPILE_MODES)}, got {self.torch_compile!r}")
         for tracker in self.report_to:
             if tracker not in TRACKERS:
                 raise ConfigError(f"'report_to' entries must be among {', '.join(TRACKERS)}, got {tracker!r}")

@@ -191,13 +191,41 @@ def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict
     return builders[key]()
 
 
-def reproduce(finding: str, scale: str, out_dir: str | Path, seeds: int = 1, push_to_hub: str | None = None) -> Path:
+def with_speed_settings(spec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` (e.g. `torch_compile`) applied to the downstream recipe and every pretraining of `spec`."""
+    if not settings:
+        return spec
+    spec = {**spec, "downstream": {**spec["downstream"], **settings}}
+    arms = []
+    for arm in spec["arms"]:
+        arm = dict(arm)
+        if "pretrain" in arm:
+            arm["pretrain"] = {**arm["pretrain"], **settings}
+        if "mix" in arm:
+            arm["mix"] = {
+                k: {**v, "pretrain": {**v["pretrain"], **settings}} if isinstance(v, dict) else v
+                for k, v in arm["mix"].items()
+            }
+        arms.append(arm)
+    return {**spec, "arms": arms}
+
+
+def reproduce(
+    finding: str,
+    scale: str,
+    out_dir: str | Path,
+    seeds: int = 1,
+    push_to_hub: str | None = None,
+    torch_compile: str = "no",
+) -> Path:
     """Run a finding's comparisons under `out_dir` and write REPORT.md (+ report.json) combining them.
 
     `push_to_hub` (a repo-id prefix) publishes every pretrained and downstream model (see `run_comparison`).
+    `torch_compile` sets that training key in every stage (speed only; recorded in each recipe).
     """
     out = Path(out_dir)
-    specs = finding_comparisons(finding, scale, list(range(seeds)))
+    settings = {"torch_compile": torch_compile} if torch_compile != "no" else {}
+    specs = [with_speed_settings(s, settings) for s in finding_comparisons(finding, scale, list(range(seeds)))]
     started = time.perf_counter()
     sections, reports = [], []
     for spec in specs:

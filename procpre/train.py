@@ -218,6 +218,7 @@ def train(
         MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu"), optimizer
     )
     accelerator.register_for_checkpointing(scheduler)
+    model = compile_step(model, config.torch_compile, static_shapes=accelerator.device.type != "cpu")
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
         accelerator.print(f"resumed from {resume_from} at step {state.step}")
@@ -340,8 +341,8 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     on_cpu = accelerator.device.type == "cpu"  # GPUs want fixed shapes: no bucketing there
     chunks = [chunk for block in batches for chunk in (length_buckets(block) if on_cpu else [block])]
     for index, chunk in enumerate(chunks):
-        ids = torch.from_numpy(chunk.input_ids).to(accelerator.device, dtype=torch.long)
-        mask = torch.from_numpy(chunk.loss_mask).to(accelerator.device)
+        ids = to_device(chunk.input_ids, accelerator.device).long()
+        mask = to_device(chunk.loss_mask, accelerator.device)
         last = index == len(chunks) - 1
         context = accelerator.no_sync(model) if not last else contextlib.nullcontext()
         with context, accelerator.autocast():
@@ -355,6 +356,30 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return loss_sum, global_scored
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Host -> device without waiting on the GPU.
+
+    A copy from pageable memory first waits for every queued kernel; from pinned memory it is
+    queued like a kernel, so the CPU goes on generating the next batch while the GPU computes.
+    """
+    tensor = torch.from_numpy(array)
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def compile_step(model: torch.nn.Module, mode: str, static_shapes: bool) -> torch.nn.Module:
+    """`torch.compile` the prepared loss module (mode "no": unchanged).
+
+    GPU batches have fixed shapes, so one graph serves every step; "reduce-overhead" replays
+    it as CUDA graphs, which is what small, launch-bound models need. Saving and evaluation
+    reach the original module through `accelerator.unwrap_model`.
+    """
+    if mode == "no":
+        return model
+    return torch.compile(model, mode=None if mode == "default" else mode, dynamic=False if static_shapes else None)
 
 
 def length_buckets(block: Block, max_buckets: int = 4, min_saving: float = 0.15) -> list[Block]:
@@ -386,7 +411,7 @@ def _trim(block: Block, length: int) -> Block:
 
 def _hf_model(accelerator: Accelerator, wrapped: torch.nn.Module) -> torch.nn.Module:
     """The transformers model inside the prepared loss wrapper (what is saved and evaluated)."""
-    return accelerator.unwrap_model(wrapped).model
+    return accelerator.unwrap_model(wrapped, keep_torch_compile=False).model
 
 
 def _sum(accelerator: Accelerator, value: float) -> float:

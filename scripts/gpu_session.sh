@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# One lent-GPU session (device tool): train-step benchmark with MFU, then finding 1 at full scale.
-# Wheels for what the GPU image lacks travel in .whl/ (see README, "Benchmarks"). Results go to $OUT.
+# One lent-GPU session (device tool), in two calls that fit its 15-minute budget:
+#   bash scripts/gpu_session.sh bench              # train-step variants: MFU of 12_12_768, haystack step (~5 min)
+#   bash scripts/gpu_session.sh findings [MODE]    # findings 1-3 at full scale, concurrently (~6 min)
+# MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
+# lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
@@ -8,17 +11,44 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 python3 -c "import pyarrow, sys; sys.exit(int(pyarrow.__version__.split('.')[0]) < 24)" || \
   python3 -m pip install -q --no-index --no-deps --no-cache-dir --target /tmp/site .whl/pyarrow-*.whl
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1 HF_HOME=/tmp/hf
-nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/gpu.txt"
-run() { echo "+ $*"; timeout "$@"; }
-run 150 python3 -m procpre.cli bench train --device cuda --model-size 12_12_768 --model-size 2_4_16 --task set \
-  --batch-size 64 --steps 30 --json > "$OUT/bench_train_cuda.json"
-run 200 python3 -m procpre.cli bench train --device cuda --model-size 12_12_768 --task set --batch-size 64 \
-  --steps 30 --compile --json > "$OUT/bench_train_cuda_compile.json"
-start=$(date +%s)
-run "${FINDING1_TIMEOUT:-330}" python3 -m procpre.cli reproduce 1 --scale full --device cuda --out /tmp/r1 > /tmp/r1.log 2>&1
-echo "finding 1 wall seconds: $(( $(date +%s) - start ))" | tee -a "$OUT/gpu.txt"
-tail -c 4000 /tmp/r1.log > "$OUT/r1_tail.log"
-cp /tmp/r1/REPORT.md "$OUT/" 2>/dev/null; cp /tmp/r1/condattendstream_30/curves.png "$OUT/r1_curves.png" 2>/dev/null
-cp /tmp/r1/condattendstream_30/report.json "$OUT/r1_report.json" 2>/dev/null
+export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor  # shared: an arm whose graphs another stage compiled reuses them
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/gpu.txt"
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
+  | tee -a "$OUT/gpu.txt"
+run() { echo "+ $*" | tee -a "$OUT/gpu.txt"; timeout "$@"; }
+
+bench() {  # $1 timeout, then bench-train arguments; one JSON line per variant in bench.jsonl
+  local limit=$1; shift
+  run "$limit" python3 -m procpre.cli bench train --device cuda --json "$@" > /tmp/b.json 2>> "$OUT/bench.log" \
+    && python3 -c "import json; r=json.load(open('/tmp/b.json')); print(json.dumps(r['results'][0]))" \
+    | tee -a "$OUT/bench.jsonl"
+}
+
+case "${1:-bench}" in
+bench)
+  big=(--model-size 12_12_768 --task set --steps 30)
+  hay=(--model-size 2_4_16 --task condattendstream_30 --batch-size 1000 --mixed-precision no --steps 200)
+  bench 60 "${big[@]}" --batch-size 64
+  bench 130 "${big[@]}" --batch-size 64 --compile reduce-overhead
+  bench 60 "${hay[@]}"
+  bench 100 "${hay[@]}" --compile reduce-overhead
+  bench 100 "${big[@]}" --batch-size 64 --compile default
+  bench 100 "${big[@]}" --batch-size 256 --compile reduce-overhead
+  ;;
+findings)
+  mode=${2:-no}
+  export OMP_NUM_THREADS=4 NUMBA_NUM_THREADS=4  # three processes share 16 cores
+  for f in 1 2 3; do
+    ( start=$(date +%s)
+      timeout "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale full --device cuda \
+        --torch-compile "$mode" --out "/tmp/r$f" > "/tmp/r$f.log" 2>&1
+      echo "finding $f rc $? wall seconds $(( $(date +%s) - start )) (mode $mode, findings 1-3 concurrently)" \
+        | tee -a "$OUT/gpu.txt" ) &
+  done
+  wait
+  for f in 1 2 3; do tail -c 3000 "/tmp/r$f.log" > "$OUT/r${f}_tail.log"; done
+  (cd /tmp && tar czf "$OUT/findings.tgz" --exclude='*.safetensors' --exclude='training_state' \
+    --exclude='*.arrow' r1 r2 r3 2>/dev/null)
+  ;;
+esac
 exit 0

@@ -259,3 +259,18 @@ def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
         pulled = model.state_dict()
         assert all(torch.equal(pulled[name], value) for name, value in expected.items()), repo_id
         assert "README.md" in hub.api.list_repo_files(repo_id)
+
+
+def test_speed_settings_reach_every_stage_of_a_finding() -> None:
+    from procpre.reproduce import finding_comparisons, with_speed_settings
+
+    for spec in finding_comparisons("5", "smoke", [0]):
+        fast = with_speed_settings(spec, {"torch_compile": "reduce-overhead"})
+        stages = [fast["downstream"]]
+        for arm in fast["arms"]:
+            stages += [arm["pretrain"]] if "pretrain" in arm else []
+            stages += [entry["pretrain"] for entry in arm.get("mix", {}).values()]
+        assert len(stages) == 3  # downstream, SET attention source, ECA MLP source
+        assert all(stage["torch_compile"] == "reduce-overhead" for stage in stages)
+        assert "torch_compile" not in spec["downstream"]  # the input is left unchanged
+        parse_comparison(fast)  # still a valid comparison

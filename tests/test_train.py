@@ -133,6 +133,20 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path: Path, 
     assert resumed.state.last_metrics == pytest.approx(straight.state.last_metrics, rel=1e-5)
 
 
+def test_compiled_step_saves_the_plain_model_and_matches_eager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch.compile wrapper is transparent to saving, evaluation and resume (graphs run as eager here:
+    a real compile is minutes on this CPU; the GPU benchmark measures it)."""
+    monkeypatch.setattr(torch._dynamo.config, "disable", True)
+    eager = train(tiny(tmp_path / "eager", max_steps=6))
+    compiled = train(tiny(tmp_path / "compiled", max_steps=6, torch_compile="reduce-overhead"))
+    assert max_abs_diff(weights(eager.checkpoint), weights(compiled.checkpoint)) <= 1e-6
+    assert not any(k.startswith("_orig_mod") for k in weights(compiled.checkpoint))
+    meta = json.loads((compiled.checkpoint / RUN_META).read_text())
+    assert meta["config"]["torch_compile"] == "reduce-overhead"
+    resumed = train(tiny(tmp_path / "compiled", max_steps=8, torch_compile="reduce-overhead", resume=True))
+    assert resumed.state.step == 8 and resumed.history[0]["step"] == 7
+
+
 def test_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     done = train(tiny(tmp_path, max_steps=4))
     before = weights(done.checkpoint)
@@ -355,8 +369,9 @@ def test_push_to_an_unreachable_endpoint_fails_cleanly(tmp_path: Path, monkeypat
         (["--lr", "-1"], "'lr' must be > 0"),
         (["--batch_size", "many"], "'batch_size' must be of type int"),
         (["--config", "no/such/recipe.yaml"], "config file no/such/recipe.yaml does not exist"),
+        (["--torch_compile", "fast"], "'torch_compile' must be one of no, default, reduce-overhead"),
     ],
-    ids=["unknown-key", "model-size", "unknown-task", "negative-lr", "bad-type", "missing-config"],
+    ids=["unknown-key", "model-size", "unknown-task", "negative-lr", "bad-type", "missing-config", "compile-mode"],
 )
 def test_bad_input_is_a_one_line_error(tmp_path: Path, args: list[Any], expected: str) -> None:
     result = invoke("pretrain", "--save_dir", tmp_path / "run", "--max_steps", "2", *args)
