@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# One lent-GPU session (device tool), in two calls that fit its 15-minute budget:
+# One lent-GPU session (device tool); phases fit its 15-minute budget:
 #   bash scripts/gpu_session.sh bench              # train-step variants: MFU of 12_12_768, haystack step (~5 min)
-#   bash scripts/gpu_session.sh findings [MODE]    # findings 1-3 at full scale, concurrently (~6 min)
+#   bash scripts/gpu_session.sh mfu                # 12_12_768 at the paper's batch, eager and CUDA graphs (~2 min)
+#   FINDINGS="1 2 3" bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
 # MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
-# lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT.
+# lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT; phases can be chained in one call.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  .whl/datasets-*.whl .whl/evaluate-*.whl .whl/dill-*.whl .whl/multiprocess-*.whl .whl/fsspec-*.whl || exit 1
-python3 -c "import pyarrow, sys; sys.exit(int(pyarrow.__version__.split('.')[0]) < 24)" || \
-  python3 -m pip install -q --no-index --no-deps --no-cache-dir --target /tmp/site .whl/pyarrow-*.whl
+if [ -z "${NO_SETUP:-}" ] && [ ! -d /tmp/site ]; then  # once per machine; NO_SETUP=1 where packages are there
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/datasets-*.whl .whl/evaluate-*.whl .whl/dill-*.whl .whl/multiprocess-*.whl .whl/fsspec-*.whl || exit 1
+  python3 -c "import pyarrow, sys; sys.exit(int(pyarrow.__version__.split('.')[0]) < 24)" || \
+    python3 -m pip install -q --no-index --no-deps --no-cache-dir --target /tmp/site .whl/pyarrow-*.whl
+fi
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1 HF_HOME=/tmp/hf
 export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor  # shared: an arm whose graphs another stage compiled reuses them
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
   | tee -a "$OUT/gpu.txt"
-run() { echo "+ $*" | tee -a "$OUT/gpu.txt"; timeout "$@"; }
+run() { echo "+ $*" >> "$OUT/gpu.txt"; echo "+ $*" >&2; timeout "$@"; }
 
 bench() {  # $1 timeout, then bench-train arguments; one JSON line per variant in bench.jsonl
   local limit=$1; shift
-  run "$limit" python3 -m procpre.cli bench train --device cuda --json "$@" > /tmp/b.json 2>> "$OUT/bench.log" \
+  run "$limit" python3 -m procpre.cli bench train --device "${DEVICE:-cuda}" --json "$@" > /tmp/b.json 2>> "$OUT/bench.log" \
     && python3 -c "import json; r=json.load(open('/tmp/b.json')); print(json.dumps(r['results'][0]))" \
     | tee -a "$OUT/bench.jsonl"
 }
@@ -35,20 +38,27 @@ bench)
   bench 100 "${big[@]}" --batch-size 64 --compile default
   bench 100 "${big[@]}" --batch-size 256 --compile reduce-overhead
   ;;
+mfu)
+  bench 45 --model-size 12_12_768 --task set --steps 30 --batch-size 64
+  bench 100 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile reduce-overhead
+  ;;
+quick)  # the script itself, on any machine: NO_SETUP=1 DEVICE=cpu bash scripts/gpu_session.sh quick
+  bench 60 --model-size 2_4_16 --task set --steps 2 --batch-size 8
+  ;;
 findings)
   mode=${2:-no}
   export OMP_NUM_THREADS=4 NUMBA_NUM_THREADS=4  # three processes share 16 cores
-  for f in 1 2 3; do
+  for f in ${FINDINGS:-1 2 3}; do
     ( start=$(date +%s)
-      timeout "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale full --device cuda \
+      timeout "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale "${SCALE:-full}" --device cuda \
         --torch-compile "$mode" --out "/tmp/r$f" > "/tmp/r$f.log" 2>&1
-      echo "finding $f rc $? wall seconds $(( $(date +%s) - start )) (mode $mode, findings 1-3 concurrently)" \
+      echo "finding $f rc $? wall seconds $(( $(date +%s) - start )) (mode $mode, findings ${FINDINGS:-1 2 3} at once)" \
         | tee -a "$OUT/gpu.txt" ) &
   done
   wait
-  for f in 1 2 3; do tail -c 3000 "/tmp/r$f.log" > "$OUT/r${f}_tail.log"; done
+  for f in ${FINDINGS:-1 2 3}; do tail -c 3000 "/tmp/r$f.log" > "$OUT/r${f}_tail.log"; done
   (cd /tmp && tar czf "$OUT/findings.tgz" --exclude='*.safetensors' --exclude='training_state' \
-    --exclude='*.arrow' r1 r2 r3 2>/dev/null)
+    --exclude='*.arrow' r? 2>/dev/null)
   ;;
 esac
 exit 0
