@@ -170,9 +170,15 @@ def bench_train(
 
 
 def _device_busy_ms(work: Any) -> float:
-    """Milliseconds the GPU spent in kernels and copies while `work()` ran (torch.profiler, CUPTI)."""
+    """Milliseconds the GPU spent in kernels and copies while `work()` ran (torch.profiler, CUPTI).
+
+    Only device-side events count: a CPU operator's device time repeats its kernels' time
+    (summing both doubled the figure in the first H100 measurement).
+    """
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         work()
-    return sum(event.self_device_time_total for event in prof.key_averages()) / 1000
+    device_events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+    return sum(e.self_device_time_total for e in device_events) / 1000

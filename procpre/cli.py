@@ -441,6 +441,16 @@ def _push_retry_hint(err: Exception, out_dir: str | Path) -> str:
     )
 
 
+JOBS_OPTION = click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Run independent trainings (arms, seeds, pretrainings) at once in this many processes; "
+    "for small models on a GPU or a many-core CPU.",
+)
+
+
 @main.command("compare")
 @click.argument("comparison", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
@@ -452,8 +462,9 @@ def _push_retry_hint(err: Exception, out_dir: str | Path) -> str:
     type=click.Path(file_okay=False),
     help="Where named pretrainings live (default OUT/pretrain); share one between comparisons to reuse them.",
 )
+@JOBS_OPTION
 def compare(
-    comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None, pretrain_dir: str | None
+    comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None, pretrain_dir: str | None, jobs: int
 ) -> None:
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
     from procpre.compare import ComparisonInterrupted, load_comparison, run_comparison
@@ -465,7 +476,7 @@ def compare(
         spec = load_comparison(comparison)
         if seeds:
             spec.seeds = list(range(seeds))
-        run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir)
+        run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir, jobs=jobs)
     except ComparisonInterrupted as err:
         click.echo(f"interrupted: {err}")
         raise SystemExit(130) from None
@@ -495,6 +506,7 @@ def compare(
     type=click.Choice(COMPILE_MODES),
     help="Compile every training stage (GPU: reduce-overhead replays CUDA graphs).",
 )
+@JOBS_OPTION
 def reproduce_command(
     finding: str,
     scale: str,
@@ -503,6 +515,7 @@ def reproduce_command(
     device: str | None,
     repo_prefix: str | None,
     torch_compile: str,
+    jobs: int,
 ) -> None:
     """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
     import os
@@ -517,7 +530,7 @@ def reproduce_command(
         os.environ["ACCELERATE_USE_CPU"] = "true"
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
     try:
-        report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix, torch_compile=torch_compile)
+        report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix, torch_compile=torch_compile, jobs=jobs)
     except ComparisonInterrupted as err:
         click.echo(f"interrupted: {err}")
         raise SystemExit(130) from None

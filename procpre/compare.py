@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from procpre.checkpoint import latest_checkpoint, read_run_meta
-from procpre.config import ConfigError, load_config, read_yaml
+from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
+from procpre.jobs import Job, run_jobs
 from procpre.report import collect_run, read_history, write_report
 from procpre.train import train
 
@@ -187,12 +188,80 @@ def _procedural_tokens(checkpoint: str | None) -> int:
         return 0
 
 
+def _downstream_config(
+    comparison: Comparison, arm: Arm, seed: int, out: Path, source: str | None, procedural: int
+) -> TrainConfig:
+    """The recipe of one downstream run: the comparison's, the arm's overrides, its seed, transfer and budget."""
+    values = {
+        **comparison.downstream,
+        **arm.downstream,
+        "seed": seed,
+        "resume": True,
+        "save_dir": str(out / "runs" / arm.name / f"seed-{seed}"),
+    }
+    if not arm.is_baseline:
+        values.update(pretrained=source, transfer=arm.transfer if source else "", embedding_init=arm.embedding_init)
+    if arm.freeze:
+        values["freeze"] = arm.freeze
+    config = load_config(None, values)
+    if arm.budget == "substitutive" and procedural:
+        baseline_steps = int(load_config(None, dict(comparison.downstream)).max_steps)
+        tokens_per_step = config.batch_size * config.gradient_accumulation_steps * config.build_task().length
+        config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
+    return config
+
+
+def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tuple[str | None, dict[str, str], int]:
+    """The arm's pretrained checkpoint, its mix entries (running their pretrainings if needed), procedural tokens."""
+    source = _pretrain_arm(arm, root, seed, log)
+    mix = _resolve_mix(arm, root, seed, log)
+    return source, mix, _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
+
+
+def _train_downstream(comparison: Comparison, arm: Arm, seed: int, out: Path, root: Path) -> None:
+    """One downstream run to its end, unless it already finished (its test metrics exist)."""
+    source, mix, procedural = _sources(arm, root, comparison.seeds[0], [])
+    config = _downstream_config(comparison, arm, seed, out, source, procedural)
+    if (Path(config.save_dir) / TEST_METRICS).exists():
+        return
+    result = run_downstream(config, mix=mix or None)
+    if result.train.stopped == "interrupted":
+        raise ComparisonInterrupted(
+            f"{arm.name} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
+            "run the same command again to resume it (finished runs are reused)"
+        )
+
+
+def _pretrain_job(name: str, recipe: dict[str, Any], root: Path, seed: int) -> None:
+    pretrain_once(name, recipe, root, seed, [])
+
+
+def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:
+    """Every training of a comparison as a job: each pretraining once, each downstream run after its own."""
+    seed = comparison.seeds[0]
+    pretrainings: dict[str, Job] = {}
+    downstream = []
+    for arm in comparison.arms:
+        needs = []
+        named = [(arm.pretrain.get("name", arm.name), arm.pretrain)] if arm.pretrain and not arm.pretrained else []
+        named += [(s["name"], s["pretrain"]) for s in arm.mix.values() if isinstance(s, dict) and "pretrain" in s]
+        for name, recipe in named:
+            key = ("pretrain", name, None)
+            pretrainings.setdefault(name, Job(key, _pretrain_job, (name, recipe, root, seed)))
+            needs.append(key)
+        for run_seed in comparison.seeds:
+            key = ("downstream", arm.name, run_seed)
+            downstream.append(Job(key, _train_downstream, (comparison, arm, run_seed, out, root), tuple(needs)))
+    return [*pretrainings.values(), *downstream]
+
+
 def run_comparison(
     comparison: Comparison,
     out_dir: str | Path,
     push_to_hub: str | None = None,
     pretrain_dir: str | Path | None = None,
     push_pretrainings: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Run every arm and seed (resuming finished or interrupted runs), then write the report.
 
@@ -200,44 +269,24 @@ def run_comparison(
     several comparisons can share them. `push_to_hub` is a repo-id prefix: each
     downstream model goes to PREFIX-TASK-ARM-seedN and, with `push_pretrainings`, each
     pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches).
+    `jobs` > 1 runs independent trainings at once in that many processes (`procpre.jobs`);
+    the report then gives each stage's own wall time.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    root = Path(pretrain_dir) if pretrain_dir else out / "pretrain"
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    measured = run_jobs(comparison_jobs(comparison, out, root), jobs) if jobs > 1 else {}
     timings: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
-    baseline_steps = int(load_config(None, dict(comparison.downstream)).max_steps)
-    root = Path(pretrain_dir) if pretrain_dir else out / "pretrain"
     for arm in comparison.arms:
-        source = _pretrain_arm(arm, root, comparison.seeds[0], timings)
-        mix = _resolve_mix(arm, root, comparison.seeds[0], timings)
-        procedural = _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
+        source, mix, procedural = _sources(arm, root, comparison.seeds[0], timings)
         for seed in comparison.seeds:
-            values = {
-                **comparison.downstream,
-                **arm.downstream,
-                "seed": seed,
-                "resume": True,
-                "save_dir": str(out / "runs" / arm.name / f"seed-{seed}"),
-            }
-            if not arm.is_baseline:
-                values.update(
-                    pretrained=source, transfer=arm.transfer if source else "", embedding_init=arm.embedding_init
-                )
-            if arm.freeze:
-                values["freeze"] = arm.freeze
-            config = load_config(None, values)
-            tokens_per_step = config.batch_size * config.gradient_accumulation_steps * config.build_task().length
-            if arm.budget == "substitutive" and procedural:
-                config.max_steps = max(1, baseline_steps - procedural // tokens_per_step)
+            config = _downstream_config(comparison, arm, seed, out, source, procedural)
             started = time.perf_counter()
             reused = (Path(config.save_dir) / TEST_METRICS).exists()
-            if not reused:
-                result = run_downstream(config, mix=mix or None)
-                if result.train.stopped == "interrupted":
-                    raise ComparisonInterrupted(
-                        f"{arm.name} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
-                        "run the same command again to resume it (finished runs are reused)"
-                    )
+            _train_downstream(comparison, arm, seed, out, root)
             previous = latest_checkpoint(config.save_dir) if reused else None
             timings.append({"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, previous)})
             runs.append(
@@ -247,6 +296,11 @@ def run_comparison(
                 from procpre.hub import push_run
 
                 push_run(config.save_dir, f"{push_to_hub}-{comparison.downstream['task']}-{arm.name}-seed{seed}")
+    for timing in timings:  # stages that ran in a worker: their own wall time, not "reused"
+        key = (timing["stage"], timing["arm"], timing.get("seed"))
+        if key in measured:
+            timing["seconds"] = measured[key]
+            timing.pop("reused", None)
     if push_to_hub and push_pretrainings:
         push_pretraining_runs(root, push_to_hub)
     return write_report(comparison, runs, timings, out)

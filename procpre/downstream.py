@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils import set_seed
 from transformers import AutoModelForCausalLM
 
 from procpre.config import TrainConfig
@@ -79,6 +80,7 @@ def _validation_block(task: Task, seed: int, n: int = 4000) -> Block:
 def run_downstream(config: TrainConfig, mix: dict[str, str] | None = None) -> DownstreamResult:
     """Build the downstream model, transfer what the config asks, train, and score the test set."""
     task = config.build_task()
+    set_seed(config.seed)  # the fresh layers' initialisation is part of the run: same seed, same model
     model = build_model(config.model_size, task, config.dropout)
     plan = build_plan(config.pretrained, config.transfer, mix)
     report = transfer(model, plan, config.embedding_init, config.freeze) if plan else None

@@ -217,11 +217,13 @@ def reproduce(
     seeds: int = 1,
     push_to_hub: str | None = None,
     torch_compile: str = "no",
+    jobs: int = 1,
 ) -> Path:
     """Run a finding's comparisons under `out_dir` and write REPORT.md (+ report.json) combining them.
 
     `push_to_hub` (a repo-id prefix) publishes every pretrained and downstream model (see `run_comparison`).
-    `torch_compile` sets that training key in every stage (speed only; recorded in each recipe).
+    `torch_compile` sets that training key in every stage (speed only; recorded in each recipe);
+    `jobs` runs each comparison's independent trainings at once (`run_comparison`).
     """
     out = Path(out_dir)
     settings = {"torch_compile": torch_compile} if torch_compile != "no" else {}
@@ -231,7 +233,7 @@ def reproduce(
     for spec in specs:
         sub = out / spec["downstream"]["task"]
         report = run_comparison(
-            parse_comparison(spec), sub, push_to_hub, pretrain_dir=out / "pretrain", push_pretrainings=False
+            parse_comparison(spec), sub, push_to_hub, pretrain_dir=out / "pretrain", push_pretrainings=False, jobs=jobs
         )
         reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
         sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))

@@ -1,0 +1,85 @@
+"""Independent trainings at once (`procpre.jobs`, `--jobs`): overlap, order, errors, and equal results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from jobs_helpers import fail, stamp
+from test_compare import TINY, _comparison
+
+from procpre.cli import main
+from procpre.compare import parse_comparison, run_comparison
+from procpre.jobs import Job, run_jobs
+
+
+def _interval(path: Path) -> tuple[float, float]:
+    start, end = map(float, path.read_text().split())
+    return start, end
+
+
+def test_independent_jobs_overlap_and_a_dependent_job_waits(tmp_path: Path) -> None:
+    a, b, c = (tmp_path / name for name in "abc")
+    seconds = run_jobs(
+        [
+            Job("a", stamp, (a, 1.0)),
+            Job("b", stamp, (b, 1.0)),
+            Job("c", stamp, (c, 0.1), needs=("a", "b")),
+        ],
+        workers=2,
+    )
+    (a0, a1), (b0, b1), (c0, _) = _interval(a), _interval(b), _interval(c)
+    assert a0 < b1 and b0 < a1  # a and b ran at the same time
+    assert c0 >= max(a1, b1)  # c only after both
+    assert set(seconds) == {"a", "b", "c"} and seconds["a"] >= 1.0
+
+
+def test_a_failing_job_raises_its_error_and_bad_graphs_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        run_jobs([Job("x", fail, ("boom",)), Job("y", stamp, (tmp_path / "y", 0.1), needs=("x",))], workers=2)
+    assert not (tmp_path / "y").exists()  # what needed the failed job never ran
+    with pytest.raises(ValueError, match="needs unknown job"):
+        run_jobs([Job("x", stamp, (tmp_path / "x", 0.0), needs=("nope",))], workers=2)
+
+
+def test_a_comparison_on_two_processes_matches_one_process(tmp_path: Path) -> None:
+    spec = _comparison(tmp_path)
+    spec["seeds"] = [0]
+    one = run_comparison(parse_comparison(spec), tmp_path / "one")
+    two = run_comparison(parse_comparison(spec), tmp_path / "two", jobs=2)
+    assert set(two["summary"]) == set(one["summary"])
+    for arm, info in one["summary"].items():
+        for metric, stat in info["metrics"].items():
+            # 1 torch thread per worker instead of 2: float sums may differ in the last bits
+            got = two["summary"][arm]["metrics"][metric]["mean"]
+            assert got == pytest.approx(stat["mean"], abs=0.02), (arm, metric)
+    stages = json.loads((tmp_path / "two" / "report.json").read_text())["timings"]
+    assert {(t["stage"], t["arm"]) for t in stages} >= {("pretrain", "sort"), ("downstream", "scratch")}
+    assert all(t["seconds"] > 0 and not t.get("reused") for t in stages)  # each stage's own wall time
+
+
+def test_jobs_option_is_validated() -> None:
+    result = CliRunner().invoke(main, ["reproduce", "1", "--jobs", "0"])
+    assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def test_a_downstream_run_is_the_same_whatever_ran_before_it(tmp_path: Path) -> None:
+    """The fresh model's initialisation follows the run's seed, not the process's random state."""
+    import torch
+    from safetensors.torch import load_file
+
+    from procpre.config import load_config
+    from procpre.downstream import run_downstream
+
+    def final_weights(name: str) -> dict[str, torch.Tensor]:
+        config = load_config(
+            None, {"task": "forwardaddition_2", **TINY, "max_steps": 2, "save_dir": str(tmp_path / name)}
+        )
+        return load_file(run_downstream(config).train.checkpoint / "model.safetensors")
+
+    first = final_weights("a")
+    torch.rand(7)  # the process's generator moves on
+    second = final_weights("b")
+    assert all(torch.equal(first[k], second[k]) for k in first)
