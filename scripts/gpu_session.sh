@@ -2,7 +2,7 @@
 # One lent-GPU session (device tool); phases fit its 15-minute budget:
 #   bash scripts/gpu_session.sh bench              # train-step variants: MFU of 12_12_768, haystack step (~5 min)
 #   bash scripts/gpu_session.sh mfu                # 12_12_768 at the paper's batch, eager and CUDA graphs (~2 min)
-#   FINDINGS="1 2 3" bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
+#   FINDINGS="1 2 3" JOBS=2 bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
 # MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
 # lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT; phases can be chained in one call.
 set -uo pipefail
@@ -51,7 +51,7 @@ findings)
   for f in ${FINDINGS:-1 2 3}; do
     ( start=$(date +%s)
       timeout "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale "${SCALE:-full}" --device cuda \
-        --torch-compile "$mode" --out "/tmp/r$f" > "/tmp/r$f.log" 2>&1
+        --torch-compile "$mode" --jobs "${JOBS:-1}" --out "/tmp/r$f" > "/tmp/r$f.log" 2>&1
       echo "finding $f rc $? wall seconds $(( $(date +%s) - start )) (mode $mode, findings ${FINDINGS:-1 2 3} at once)" \
         | tee -a "$OUT/gpu.txt" ) &
   done
