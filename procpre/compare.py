@@ -22,6 +22,7 @@ runs' own metrics files.
 from __future__ import annotations
 
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,16 @@ def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:
     return [*pretrainings.values(), *downstream]
 
 
+def _run_at_once(comparison: Comparison, out: Path, root: Path, jobs: int) -> dict:
+    try:
+        return run_jobs(comparison_jobs(comparison, out, root), jobs)
+    except (KeyboardInterrupt, BrokenProcessPool):
+        raise ComparisonInterrupted(
+            "a training process stopped (interrupted or killed); each running training saved a checkpoint "
+            "if it could: run the same command again to resume (finished runs are reused)"
+        ) from None
+
+
 def run_comparison(
     comparison: Comparison,
     out_dir: str | Path,
@@ -277,7 +288,7 @@ def run_comparison(
     root = Path(pretrain_dir) if pretrain_dir else out / "pretrain"
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
-    measured = run_jobs(comparison_jobs(comparison, out, root), jobs) if jobs > 1 else {}
+    measured = _run_at_once(comparison, out, root, jobs) if jobs > 1 else {}
     timings: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for arm in comparison.arms:

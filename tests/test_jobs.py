@@ -83,3 +83,52 @@ def test_a_downstream_run_is_the_same_whatever_ran_before_it(tmp_path: Path) -> 
     torch.rand(7)  # the process's generator moves on
     second = final_weights("b")
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_ctrl_c_stops_every_process_with_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    spec = _comparison(tmp_path)
+    spec["seeds"] = [0]
+    spec["arms"] = spec["arms"][:2]
+    long = {"max_steps": 1200, "eval_every_steps": 600, "save_every_steps": 5000}
+    spec["downstream"].update(long)
+    spec["arms"][1]["pretrain"].update(long)
+    (tmp_path / "cmp.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    args = [
+        sys.executable,
+        "-m",
+        "procpre.cli",
+        "compare",
+        str(tmp_path / "cmp.yaml"),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    logs = [out / "runs" / "scratch" / "seed-0" / "metrics.jsonl", out / "pretrain" / "sort" / "metrics.jsonl"]
+    try:
+        deadline = time.time() + 120
+        while not all(p.exists() for p in logs) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert all(p.exists() for p in logs), "both trainings should have started"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output[-3000:]
+    assert "run the same command again to resume" in output and "Traceback" not in output
+    assert all(list(p.parent.glob("checkpoint-*")) for p in logs)  # both saved where they stopped
+
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout and (out / "report.md").exists()
