@@ -274,3 +274,20 @@ def test_speed_settings_reach_every_stage_of_a_finding() -> None:
         assert all(stage["torch_compile"] == "reduce-overhead" for stage in stages)
         assert "torch_compile" not in spec["downstream"]  # the input is left unchanged
         parse_comparison(fast)  # still a valid comparison
+
+
+SHIPPED_RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_recipe_is_valid(path: Path) -> None:
+    """Recipes in recipes/ are what the README tells people to run: each must load as what it claims to be."""
+    from procpre.compare import load_comparison
+    from procpre.config import load_config
+
+    if path.parent.name == "compare":
+        comparison = load_comparison(path)
+        assert comparison.arms and comparison.downstream["task"]
+    else:
+        config = load_config(path)
+        assert config.build_task().length > 0
