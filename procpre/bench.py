@@ -107,7 +107,7 @@ def bench_train(
 
     from procpre.config import TrainConfig
     from procpre.modeling import MaskedLMLoss, build_model
-    from procpre.train import _optimizer_step, build_optimizer, compile_step, lr_lambda  # flushes subnormals
+    from procpre.train import _hf_model, _optimizer_step, build_optimizer, compile_step, lr_lambda  # flushes subnormals
 
     config = TrainConfig(
         task=task.name,
@@ -122,9 +122,10 @@ def bench_train(
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    wrapped = MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu")
+    static_shapes = accelerator.device.type != "cpu"  # as the training loop decides
+    wrapped = MaskedLMLoss(model, static_shapes=static_shapes)
     model, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
-    model = compile_step(model, compile_mode, static_shapes=accelerator.device.type != "cpu")
+    model = compile_step(model, compile_mode, static_shapes=static_shapes)
 
     def run(first: int, count: int) -> float:
         start = time.perf_counter()
@@ -137,7 +138,7 @@ def bench_train(
     run(0, warmup)
     elapsed = run(warmup, steps)
     step_s = elapsed / steps
-    hf_model = accelerator.unwrap_model(model, keep_torch_compile=False).model
+    hf_model = _hf_model(accelerator, model)
     tokens_per_s = batch_size * task.length / step_s
     result = {
         "model_size": model_size,

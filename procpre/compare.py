@@ -161,23 +161,36 @@ def _seconds(started: float, reused_checkpoint: Path | None) -> dict[str, Any]:
     return {"seconds": read_run_meta(reused_checkpoint).get("train_seconds"), "reused": True}
 
 
-def _pretrain_arm(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
+def _arm_pretraining(arm: Arm) -> tuple[str, dict[str, Any]] | None:
+    """(name, recipe) of the pretraining the arm's transfer source comes from, if it is trained here."""
     if arm.pretrained or not arm.pretrain:
-        return arm.pretrained
-    return pretrain_once(arm.pretrain.get("name", arm.name), arm.pretrain, root, seed, log)
+        return None
+    return arm.pretrain.get("name", arm.name), arm.pretrain
 
 
-def _resolve_mix(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> dict[str, str]:
-    """Mix entries may name a checkpoint or describe a pretraining to run first."""
-    resolved = {}
+def _mix_pretrainings(arm: Arm) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Mix component -> (name, recipe) for the entries that describe a pretraining rather than name a checkpoint."""
+    found = {}
     for component, source in arm.mix.items():
         if isinstance(source, dict):
             if "pretrain" not in source or "name" not in source:
                 raise ConfigError(f"arm {arm.name!r}: mix entry {component!r} needs 'name' and 'pretrain'")
-            resolved[component] = pretrain_once(source["name"], source["pretrain"], root, seed, log)
-        else:
-            resolved[component] = str(source)
-    return resolved
+            found[component] = (source["name"], source["pretrain"])
+    return found
+
+
+def _pretrain_arm(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> str | None:
+    named = _arm_pretraining(arm)
+    return pretrain_once(*named, root, seed, log) if named else arm.pretrained
+
+
+def _resolve_mix(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> dict[str, str]:
+    """Mix entries may name a checkpoint or describe a pretraining to run first."""
+    trained = _mix_pretrainings(arm)
+    return {
+        component: pretrain_once(*trained[component], root, seed, log) if component in trained else str(source)
+        for component, source in arm.mix.items()
+    }
 
 
 def _procedural_tokens(checkpoint: str | None) -> int:
@@ -219,18 +232,22 @@ def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tupl
     return source, mix, _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
 
 
-def _train_downstream(comparison: Comparison, arm: Arm, seed: int, out: Path, root: Path) -> None:
+def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> None:
     """One downstream run to its end, unless it already finished (its test metrics exist)."""
-    source, mix, procedural = _sources(arm, root, comparison.seeds[0], [])
-    config = _downstream_config(comparison, arm, seed, out, source, procedural)
     if (Path(config.save_dir) / TEST_METRICS).exists():
         return
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":
         raise ComparisonInterrupted(
-            f"{arm.name} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
+            f"{arm} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
             "run the same command again to resume it (finished runs are reused)"
         )
+
+
+def _downstream_job(comparison: Comparison, arm: Arm, seed: int, out: Path, root: Path) -> None:
+    """A downstream run in a worker: its pretrainings are done, so resolving them only reads their checkpoints."""
+    source, mix, procedural = _sources(arm, root, comparison.seeds[0], [])
+    _train_downstream(_downstream_config(comparison, arm, seed, out, source, procedural), mix, arm.name, seed)
 
 
 def _pretrain_job(name: str, recipe: dict[str, Any], root: Path, seed: int) -> None:
@@ -243,16 +260,16 @@ def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:
     pretrainings: dict[str, Job] = {}
     downstream = []
     for arm in comparison.arms:
+        own = _arm_pretraining(arm)
+        named = ([own] if own else []) + list(_mix_pretrainings(arm).values())
         needs = []
-        named = [(arm.pretrain.get("name", arm.name), arm.pretrain)] if arm.pretrain and not arm.pretrained else []
-        named += [(s["name"], s["pretrain"]) for s in arm.mix.values() if isinstance(s, dict) and "pretrain" in s]
         for name, recipe in named:
             key = ("pretrain", name, None)
             pretrainings.setdefault(name, Job(key, _pretrain_job, (name, recipe, root, seed)))
             needs.append(key)
         for run_seed in comparison.seeds:
             key = ("downstream", arm.name, run_seed)
-            downstream.append(Job(key, _train_downstream, (comparison, arm, run_seed, out, root), tuple(needs)))
+            downstream.append(Job(key, _downstream_job, (comparison, arm, run_seed, out, root), tuple(needs)))
     return [*pretrainings.values(), *downstream]
 
 
@@ -297,7 +314,7 @@ def run_comparison(
             config = _downstream_config(comparison, arm, seed, out, source, procedural)
             started = time.perf_counter()
             reused = (Path(config.save_dir) / TEST_METRICS).exists()
-            _train_downstream(comparison, arm, seed, out, root)
+            _train_downstream(config, mix, arm.name, seed)
             previous = latest_checkpoint(config.save_dir) if reused else None
             timings.append({"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, previous)})
             runs.append(

@@ -213,12 +213,11 @@ def train(
     model.to(accelerator.device)  # before the optimiser, so CUDA gets the fused AdamW
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    static_shapes = accelerator.device.type != "cpu"  # GPUs want fixed shapes; CPUs skip unscored work
     # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
-    model, optimizer = accelerator.prepare(
-        MaskedLMLoss(model, static_shapes=accelerator.device.type != "cpu"), optimizer
-    )
+    model, optimizer = accelerator.prepare(MaskedLMLoss(model, static_shapes=static_shapes), optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    model = compile_step(model, config.torch_compile, static_shapes=accelerator.device.type != "cpu")
+    model = compile_step(model, config.torch_compile, static_shapes=static_shapes)
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
         accelerator.print(f"resumed from {resume_from} at step {state.step}")
