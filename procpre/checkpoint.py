@@ -28,6 +28,7 @@ import transformers
 
 from procpre import __version__
 from procpre.cards import render_model_card
+from procpre.config import ConfigError, TrainConfig
 
 RUN_META = "procpre_run.json"
 TRAINER_STATE = "trainer_state.json"
@@ -95,6 +96,19 @@ def read_run_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not meta_path.is_file():
         raise CheckpointError(f"{path} is not a procpre checkpoint (no {RUN_META})")
     return json.loads(meta_path.read_text())
+
+
+def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig) -> None:
+    """Refuse to resume or reuse `checkpoint` for `config` if they are different runs (never mix two recipes)."""
+    meta = read_run_meta(checkpoint)
+    differences = config.differences_from(meta.get("config", {}))
+    if meta.get("step", 0) > config.max_steps:
+        differences.append(f"step: the checkpoint is at step {meta['step']}, past max_steps {config.max_steps}")
+    if differences:
+        raise ConfigError(
+            f"{Path(checkpoint).parent} holds a run with other settings ({'; '.join(differences)}); "
+            "use the settings it was made with to resume or reuse it, or a new save_dir/--out for the new run"
+        )
 
 
 def read_trainer_state(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -290,6 +290,8 @@ def pretrain(
 
     try:
         result = train(config)
+    except ConfigError as err:  # e.g. --resume under settings other than the checkpoint's
+        _fail(str(err))
     except PushError as err:
         _fail(
             f"{err}. The run is saved in {config.save_dir}; "

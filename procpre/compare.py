@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procpre.checkpoint import latest_checkpoint, read_run_meta
+from procpre.checkpoint import check_same_run, latest_checkpoint, read_run_meta
 from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
 from procpre.jobs import Job, run_jobs
@@ -117,6 +117,8 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     started = time.perf_counter()
     done = latest_checkpoint(save_dir)
     reused = done is not None and read_run_meta(done)["step"] >= config.max_steps
+    if reused:
+        check_same_run(done, config)
     if not reused:
         result = train(config)
         if result.stopped == "interrupted":
@@ -235,6 +237,7 @@ def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tupl
 def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> None:
     """One downstream run to its end, unless it already finished (its test metrics exist)."""
     if (Path(config.save_dir) / TEST_METRICS).exists():
+        check_same_run(latest_checkpoint(config.save_dir), config)
         return
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":

@@ -75,6 +75,25 @@ PRECISIONS = ("no", "bf16", "fp16")
 TRACKERS = ("tensorboard", "trackio", "wandb")
 #: `torch.compile` modes for the training step ("no": eager)
 COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: keys that change where a run is saved, how it is logged or how fast it runs, never what it learns:
+#: a saved run may be resumed or reused under new values of these (and only these)
+RESULT_NEUTRAL_KEYS = frozenset(
+    {
+        "save_dir",
+        "save_every_steps",
+        "save_total_limit",
+        "resume",
+        "log_every_steps",
+        "report_to",
+        "run_name",
+        "wandb_project",
+        "wandb_entity",
+        "push_to_hub",
+        "hub_private",
+        "eval_batch_size",
+        "torch_compile",
+    }
+)
 
 
 @dataclass
@@ -132,6 +151,23 @@ class TrainConfig:
     transfer: list[str] = field(default_factory=list)
     freeze: list[str] = field(default_factory=list)
     embedding_init: str = "average"
+
+    def differences_from(self, saved: dict[str, Any]) -> list[str]:
+        """Settings in which this run differs from `saved` (a checkpoint's recipe), as `key: saved -> now`.
+
+        A constant-LR run may be extended (a larger `max_steps` continues it exactly); keys a checkpoint
+        predates are not compared.
+        """
+        now = self.as_dict()
+        out = []
+        for key in sorted((saved.keys() & now.keys()) - RESULT_NEUTRAL_KEYS):
+            before, after = saved[key], now[key]
+            if key == "pretrained" and before and after:
+                before, after = str(Path(before).resolve()), str(Path(after).resolve())
+            extended = key == "max_steps" and self.lr_schedule == "constant" and after >= before
+            if before != after and not extended:
+                out.append(f"{key}: {saved[key]!r} -> {now[key]!r}")
+        return out
 
     # -- derived -----------------------------------------------------------------------
     def build_task(self, **changes: Any) -> Task:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from procpre.checkpoint import (
     TRAINING_STATE,
+    check_same_run,
     latest_checkpoint,
     publish,
     read_trainer_state,
@@ -196,6 +197,7 @@ def train(
     state = LoopState()
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
+        check_same_run(resume_from, config)
         state = LoopState(**read_trainer_state(resume_from))
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")

@@ -239,6 +239,20 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
     assert all(t.get("reused") for t in second["timings"]) and not any(t.get("reused") for t in first["timings"])
     assert f"{recorded:.1f} (earlier run, reused)" in (tmp_path / "cmp" / "report.md").read_text()
 
+    # the recipe changed: the finished runs are not the runs it asks for, so nothing is reused or reported
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    spec["arms"][1]["transfer"] = "attn"
+    with pytest.raises(
+        ConfigError,
+        match=r"runs/sort/seed-0 holds a run with other settings \(transfer: \['attn', 'ffn'\] -> \['attn'\]\)",
+    ):
+        run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    spec["arms"][1]["transfer"] = "attn,ffn"
+    spec["arms"][1]["pretrain"]["max_steps"] = 6  # its pretraining would be the longer one already there
+    with pytest.raises(ConfigError, match=r"pretrain/sort.*step: the checkpoint is at step 10, past max_steps 6"):
+        run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    assert (tmp_path / "cmp" / "report.md").read_text() == report and checkpoint.stat().st_mtime_ns == before
+
 
 def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
     from safetensors.torch import load_file

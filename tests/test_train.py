@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 from procpre.checkpoint import RUN_META, TRAINER_STATE, TRAINING_STATE, list_checkpoints
 from procpre.cli import main
-from procpre.config import TrainConfig, load_config
+from procpre.config import ConfigError, TrainConfig, load_config
 from procpre.train import micro_batch_range, samples, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +153,28 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     again = train(tiny(tmp_path, max_steps=4, resume=True))
     assert again.state.step == 4 and steps_of(tmp_path) == [4]
     assert max_abs_diff(before, weights(again.checkpoint)) == 0.0
+
+
+def test_resume_under_other_settings_is_refused_with_what_differs(tmp_path: Path) -> None:
+    """A checkpoint continues only the run that made it: never an optimiser state and weights under a new recipe."""
+    done = train(tiny(tmp_path / "cosine", max_steps=4, lr_schedule="cosine"))
+    before = weights(done.checkpoint)
+    with pytest.raises(
+        ConfigError, match=r"cosine holds a run with other settings \(lr: 0.003 -> 0.01; max_steps: 4 -> 8\)"
+    ):
+        train(tiny(tmp_path / "cosine", max_steps=8, lr_schedule="cosine", lr=1e-2, resume=True))
+    assert steps_of(tmp_path / "cosine") == [4] and max_abs_diff(before, weights(done.checkpoint)) == 0.0
+    # where it is exact, a constant-LR run may be extended; logging, saving and speed settings may change
+    train(tiny(tmp_path / "constant", max_steps=4))
+    longer = train(tiny(tmp_path / "constant", max_steps=6, log_every_steps=2, eval_batch_size=32, resume=True))
+    assert longer.state.step == 6
+    result = invoke(
+        "pretrain", "--resume", "--save_dir", tmp_path / "constant", *[f"--{k}={v}" for k, v in TINY.items()],
+        "--max_steps", "5",
+    )  # fmt: skip
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "step: the checkpoint is at step 6, past max_steps 5" in lines[0] and "a new save_dir" in lines[0]
 
 
 # -- 3. loss normalisation over the whole step -------------------------------------------
