@@ -90,6 +90,7 @@ def parse_comparison(data: dict[str, Any]) -> Comparison:
         raise ConfigError("'arms' must list at least one arm (e.g. `- name: scratch`)")
     if len({a.name for a in arms}) != len(arms):
         raise ConfigError("arm names must be unique")
+    _check_pretrainings_agree(arms)
     seeds = [int(s) for s in data.get("seeds", [0])]
     load_config(None, dict(data["downstream"]))  # validate the downstream recipe now
     return Comparison(
@@ -179,6 +180,21 @@ def _mix_pretrainings(arm: Arm) -> dict[str, tuple[str, dict[str, Any]]]:
                 raise ConfigError(f"arm {arm.name!r}: mix entry {component!r} needs 'name' and 'pretrain'")
             found[component] = (source["name"], source["pretrain"])
     return found
+
+
+def _check_pretrainings_agree(arms: list[Arm]) -> None:
+    """A pretraining name is one run: arms that share it must describe it alike (it is trained once, then reused)."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for arm in arms:
+        named = [_arm_pretraining(arm), *_mix_pretrainings(arm).values()]
+        for name, recipe in filter(None, named):
+            recipe = {k: v for k, v in recipe.items() if k != "name"}
+            first = seen.setdefault(name, (arm.name, recipe))
+            if first[1] != recipe:
+                raise ConfigError(
+                    f"arms {first[0]!r} and {arm.name!r} describe pretraining {name!r} with different recipes; "
+                    "give them the same recipe (it is trained once) or different names"
+                )
 
 
 def _pretrain_arm(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> str | None:

@@ -166,6 +166,18 @@ def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list
     return files
 
 
+def per_seed_table(runs: list[dict[str, Any]]) -> str:
+    """Each run's own test metrics: outcomes that split between seeds (a plateau left or not) stay visible."""
+    present = [m for m in TABLE_METRICS if m != "steps" and any(m in r["test"] for r in runs)]
+    header = ["arm", "seed", *[f"{m} (%)" if "accuracy" in m or m == "exact_match" else m for m in present]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for run in runs:
+        scale = {m: 100 if "accuracy" in m or m == "exact_match" else 1 for m in present}
+        cells = [f"{scale[m] * float(run['test'][m]):.2f}" if m in run["test"] else "-" for m in present]
+        lines.append("| " + " | ".join([run["arm"], str(run["seed"]), *cells]) + " |")
+    return "\n".join(lines)
+
+
 def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict[str, Any]], out: Path) -> dict:
     """report.md, report.json, curves.png and final.png in `out`; returns the JSON content."""
     summary = summarise(runs)
@@ -204,6 +216,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         markdown_table(summary, comparison.paper),
         "",
     ]
+    if len(comparison.seeds) > 1:
+        lines += ["## Per seed", "", per_seed_table(runs), ""]
     lines += [
         "## Token accounting",
         "",

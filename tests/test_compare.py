@@ -47,6 +47,19 @@ def test_metric_modules_load_through_evaluate_and_agree():
         load_metric("bleu")
 
 
+SORT_PRETRAINING = {
+    "task": "sort",
+    "seq_length": 4,
+    "vocab_size": 10,
+    "model_size": "1_2_16",
+    "max_steps": 10,
+    "batch_size": 16,
+    "eval_every_steps": 5,
+    "eval_samples": 32,
+    "save_every_steps": 10,
+}
+
+
 def _comparison(tmp_path: Path) -> dict:
     return {
         "title": "tiny",
@@ -56,32 +69,13 @@ def _comparison(tmp_path: Path) -> dict:
             {"name": "scratch"},
             {
                 "name": "sort",
-                "pretrain": {
-                    "task": "sort",
-                    "seq_length": 4,
-                    "vocab_size": 10,
-                    "model_size": "1_2_16",
-                    "max_steps": 10,
-                    "batch_size": 16,
-                    "eval_every_steps": 5,
-                    "eval_samples": 32,
-                    "save_every_steps": 10,
-                },
+                "pretrain": dict(SORT_PRETRAINING),
                 "transfer": "attn,ffn",
                 "embedding_init": "average",
             },
             {
                 "name": "sort-substitutive",
-                "pretrain": {
-                    "name": "sort",
-                    "task": "sort",
-                    "seq_length": 4,
-                    "vocab_size": 10,
-                    "model_size": "1_2_16",
-                    "max_steps": 10,
-                    "batch_size": 16,
-                    "save_every_steps": 10,
-                },
+                "pretrain": {"name": "sort", **SORT_PRETRAINING},  # the same run as arm sort's, trained once
                 "transfer": "attn",
                 "freeze": "attn",
                 "budget": "substitutive",
@@ -110,6 +104,13 @@ def test_compare_end_to_end_numbers_come_from_the_runs(tmp_path):
     markdown = (out / "report.md").read_text()
     acc = summary["sort"]["metrics"]["accuracy"]
     assert f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f}" in markdown
+    for arm in summary:  # and each seed's own figures are shown too
+        for seed in (0, 1):
+            test = json.loads((out / "runs" / arm / f"seed-{seed}" / "test_metrics.json").read_text())
+            assert (
+                f"| {arm} | {seed} | {100 * test['published_accuracy']:.2f} | {100 * test['accuracy']:.2f} |"
+                in markdown
+            )
     gap = 100 * summary["scratch"]["metrics"]["published_accuracy"]["mean"] - 59.1
     assert f"{gap:+.1f}" in markdown
     # the pretraining ran once and both arms used it; the substitutive arm trained fewer downstream steps
@@ -131,6 +132,12 @@ def test_bad_comparisons_are_clear(tmp_path):
         parse_comparison({"downstream": {"task": "sorting_4"}, "arms": [{"name": "a", "colour": 1}]})
     with pytest.raises(ConfigError, match="unknown recipe key"):
         parse_comparison({"downstream": {"task": "sorting_4", "lr_rate": 1}, "arms": [{"name": "a"}]})
+    two_sorts = _comparison(tmp_path)
+    two_sorts["arms"][2]["pretrain"]["max_steps"] = 20  # same name, another run: it would silently reuse arm sort's
+    with pytest.raises(
+        ConfigError, match="arms 'sort' and 'sort-substitutive' describe pretraining 'sort' with different"
+    ):
+        parse_comparison(two_sorts)
     result = CliRunner().invoke(
         main,
         [
