@@ -13,6 +13,7 @@ directory named `checkpoint-<step>` is always complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -98,15 +99,27 @@ def read_run_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(meta_path.read_text())
 
 
+def same_weights(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two checkpoint folders hold the same model weights (a copied or moved checkpoint is the same)."""
+    files = [Path(a) / "model.safetensors", Path(b) / "model.safetensors"]
+    if not all(f.is_file() for f in files) or files[0].stat().st_size != files[1].stat().st_size:
+        return False
+    return len({hashlib.file_digest(f.open("rb"), "sha256").hexdigest() for f in files}) == 1
+
+
 def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig) -> None:
     """Refuse to resume or reuse `checkpoint` for `config` if they are different runs (never mix two recipes)."""
     meta = read_run_meta(checkpoint)
     differences = config.differences_from(meta.get("config", {}))
+    source = differences.get("pretrained")
+    if source and all(source) and same_weights(*source):
+        del differences["pretrained"]
+    reasons = [f"{key}: {before!r} -> {after!r}" for key, (before, after) in differences.items()]
     if meta.get("step", 0) > config.max_steps:
-        differences.append(f"step: the checkpoint is at step {meta['step']}, past max_steps {config.max_steps}")
-    if differences:
+        reasons.append(f"step: the checkpoint is at step {meta['step']}, past max_steps {config.max_steps}")
+    if reasons:
         raise ConfigError(
-            f"{Path(checkpoint).parent} holds a run with other settings ({'; '.join(differences)}); "
+            f"{Path(checkpoint).parent} holds a run with other settings ({'; '.join(reasons)}); "
             "use the settings it was made with to resume or reuse it, or a new save_dir/--out for the new run"
         )
 

@@ -152,21 +152,19 @@ class TrainConfig:
     freeze: list[str] = field(default_factory=list)
     embedding_init: str = "average"
 
-    def differences_from(self, saved: dict[str, Any]) -> list[str]:
-        """Settings in which this run differs from `saved` (a checkpoint's recipe), as `key: saved -> now`.
+    def differences_from(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Settings in which this run differs from `saved` (a checkpoint's recipe): key -> (saved, now).
 
         A constant-LR run may be extended (a larger `max_steps` continues it exactly); keys a checkpoint
         predates are not compared.
         """
         now = self.as_dict()
-        out = []
+        out = {}
         for key in sorted((saved.keys() & now.keys()) - RESULT_NEUTRAL_KEYS):
             before, after = saved[key], now[key]
-            if key == "pretrained" and before and after:
-                before, after = str(Path(before).resolve()), str(Path(after).resolve())
             extended = key == "max_steps" and self.lr_schedule == "constant" and after >= before
             if before != after and not extended:
-                out.append(f"{key}: {saved[key]!r} -> {now[key]!r}")
+                out[key] = (before, after)
         return out
 
     # -- derived -----------------------------------------------------------------------

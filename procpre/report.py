@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from procpre.config import load_config
 from procpre.downstream import TEST_METRICS
 
 #: test metrics shown in the table, in this order, when present
@@ -190,6 +191,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "torch_threads": torch.get_num_threads(),
     }
     files = plot(runs, summary, out)
+    task_params = ", ".join(f"{k}={v}" for k, v in load_config(None, dict(comparison.downstream)).task_params.items())
     report = {
         "title": comparison.title,
         "downstream": comparison.downstream,
@@ -207,7 +209,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     lines = [
         f"# {comparison.title}",
         "",
-        f"Downstream: `{comparison.downstream.get('task')}`, model `{comparison.downstream.get('model_size')}`, "
+        f"Downstream: `{comparison.downstream.get('task')}` ({task_params}), "
+        f"model `{comparison.downstream.get('model_size')}`, "
         f"{comparison.downstream.get('max_steps')} steps, seeds {comparison.seeds}. Hardware: "
         f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads).",
         "",

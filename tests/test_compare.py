@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,10 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
     assert all(t.get("reused") for t in second["timings"]) and not any(t.get("reused") for t in first["timings"])
     assert f"{recorded:.1f} (earlier run, reused)" in (tmp_path / "cmp" / "report.md").read_text()
 
+    # a moved (copied) pretraining is the same source: its downstream runs are still reused
+    shutil.copytree(tmp_path / "cmp" / "pretrain", tmp_path / "moved")
+    third = run_comparison(parse_comparison(spec), tmp_path / "cmp", pretrain_dir=tmp_path / "moved")
+    assert all(t.get("reused") for t in third["timings"]) and checkpoint.stat().st_mtime_ns == before
     # the recipe changed: the finished runs are not the runs it asks for, so nothing is reused or reported
     report = (tmp_path / "cmp" / "report.md").read_text()
     spec["arms"][1]["transfer"] = "attn"
