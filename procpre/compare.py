@@ -250,27 +250,32 @@ def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tupl
     return source, mix, _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
 
 
-def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> None:
-    """One downstream run to its end, unless it already finished (its test metrics exist)."""
+def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> bool:
+    """One downstream run to its end, unless it already finished (its test metrics exist); whether it trained."""
     if (Path(config.save_dir) / TEST_METRICS).exists():
         check_same_run(latest_checkpoint(config.save_dir), config)
-        return
+        return False
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":
         raise ComparisonInterrupted(
             f"{arm} seed {seed} stopped at step {result.train.state.step} of {config.max_steps}; "
             "run the same command again to resume it (finished runs are reused)"
         )
+    return True
 
 
-def _downstream_job(comparison: Comparison, arm: Arm, seed: int, out: Path, root: Path) -> None:
+def _downstream_job(comparison: Comparison, arm: Arm, seed: int, out: Path, root: Path) -> bool:
     """A downstream run in a worker: its pretrainings are done, so resolving them only reads their checkpoints."""
     source, mix, procedural = _sources(arm, root, comparison.seeds[0], [])
-    _train_downstream(_downstream_config(comparison, arm, seed, out, source, procedural), mix, arm.name, seed)
+    config = _downstream_config(comparison, arm, seed, out, source, procedural)
+    return _train_downstream(config, mix, arm.name, seed)
 
 
-def _pretrain_job(name: str, recipe: dict[str, Any], root: Path, seed: int) -> None:
-    pretrain_once(name, recipe, root, seed, [])
+def _pretrain_job(name: str, recipe: dict[str, Any], root: Path, seed: int) -> bool:
+    """Whether the pretraining trained here (False: an earlier run had finished it)."""
+    log: list[dict[str, Any]] = []
+    pretrain_once(name, recipe, root, seed, log)
+    return not log[0].get("reused")
 
 
 def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:

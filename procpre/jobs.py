@@ -30,6 +30,7 @@ class Job:
 def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
     """Run `jobs` on up to `workers` processes, each as soon as what it needs is done; wall seconds per key.
 
+    A job whose call returns False found its work already done: it has no wall time of its own (no key).
     The first failure (a worker's exception, re-raised here) cancels what has not started.
     """
     keys = {job.key for job in jobs}
@@ -52,7 +53,9 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     job = running.pop(future)
-                    seconds[job.key] = future.result()
+                    elapsed = future.result()
+                    if elapsed is not None:
+                        seconds[job.key] = elapsed
                     done.add(job.key)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -66,7 +69,7 @@ def _share_cpu(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _timed(call: Callable[..., Any], args: tuple[Any, ...]) -> float:
+def _timed(call: Callable[..., Any], args: tuple[Any, ...]) -> float | None:
     started = time.perf_counter()
-    call(*args)
-    return time.perf_counter() - started
+    worked = call(*args)
+    return None if worked is False else time.perf_counter() - started

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from jobs_helpers import fail, stamp
 from test_compare import TINY, _comparison
 
+from procpre.checkpoint import latest_checkpoint, read_run_meta
 from procpre.cli import main
 from procpre.compare import parse_comparison, run_comparison
 from procpre.jobs import Job, run_jobs
@@ -58,6 +59,12 @@ def test_a_comparison_on_two_processes_matches_one_process(tmp_path: Path) -> No
     stages = json.loads((tmp_path / "two" / "report.json").read_text())["timings"]
     assert {(t["stage"], t["arm"]) for t in stages} >= {("pretrain", "sort"), ("downstream", "scratch")}
     assert all(t["seconds"] > 0 and not t.get("reused") for t in stages)  # each stage's own wall time
+    # run again on 2 processes: nothing trains, and each stage reports the time its run recorded, not ~0 s
+    again = run_comparison(parse_comparison(spec), tmp_path / "two", jobs=2)
+    assert all(t.get("reused") for t in again["timings"]), again["timings"]
+    for t in again["timings"]:
+        run = tmp_path / "two" / (f"pretrain/{t['arm']}" if t["stage"] == "pretrain" else f"runs/{t['arm']}/seed-0")
+        assert t["seconds"] == read_run_meta(latest_checkpoint(run))["train_seconds"] > 0, t
 
 
 def test_jobs_option_is_validated() -> None:
