@@ -33,6 +33,7 @@ from procpre.downstream import TEST_METRICS, run_downstream
 from procpre.jobs import Job, run_jobs
 from procpre.report import collect_run, read_history, write_report
 from procpre.train import train
+from procpre.transfer import plan_paths
 
 ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}
 
@@ -253,7 +254,7 @@ def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tupl
 def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> bool:
     """One downstream run to its end, unless it already finished (its test metrics exist); whether it trained."""
     if (Path(config.save_dir) / TEST_METRICS).exists():
-        check_same_run(latest_checkpoint(config.save_dir), config)
+        check_same_run(latest_checkpoint(config.save_dir), config, plan_paths(config.pretrained, config.transfer, mix))
         return False
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":

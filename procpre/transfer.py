@@ -262,20 +262,23 @@ def _transfer_embedding(
     return True
 
 
-def build_plan(pretrained: str | None, components: list[str], mix: dict[str, str] | None = None) -> dict[str, Source]:
-    """Component -> Source from `--pretrained P --transfer a,b` plus `--mix component=PATH` overrides."""
+def plan_paths(pretrained: str | None, components: list[str], mix: dict[str, str] | None = None) -> dict[str, str]:
+    """Component -> checkpoint path from `--pretrained P --transfer a,b` plus `--mix component=PATH` overrides."""
     wanted = parse_components(components)
     if wanted and not pretrained and not mix:
         raise TransferError("components to transfer were given but no --pretrained checkpoint")
-    cache: dict[str, Source] = {}
+    paths = {c: str(pretrained) for c in wanted} if pretrained else {}
+    for component, path in (mix or {}).items():
+        paths.update({c: str(path) for c in parse_components(component)})
+    return paths
 
-    def get(path: str) -> Source:
+
+def build_plan(pretrained: str | None, components: list[str], mix: dict[str, str] | None = None) -> dict[str, Source]:
+    """Component -> Source (each checkpoint loaded once) for `plan_paths`."""
+    cache: dict[str, Source] = {}
+    plan = {}
+    for component, path in plan_paths(pretrained, components, mix).items():
         if path not in cache:
             cache[path] = load_source(path)
-        return cache[path]
-
-    plan = {c: get(pretrained) for c in wanted} if pretrained else {}
-    for component, path in (mix or {}).items():
-        for c in parse_components(component):
-            plan[c] = get(path)
+        plan[component] = cache[path]
     return plan

@@ -256,7 +256,7 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
     spec["arms"][1]["transfer"] = "attn"
     with pytest.raises(
         ConfigError,
-        match=r"runs/sort/seed-0 holds a run with other settings \(transfer: \['attn', 'ffn'\] -> \['attn'\]\)",
+        match=r"runs/sort/seed-0 holds a run with other settings \(transfer: \['attn', 'ffn'\] -> \['attn'\];",
     ):
         run_comparison(parse_comparison(spec), tmp_path / "cmp")
     spec["arms"][1]["transfer"] = "attn,ffn"
@@ -264,6 +264,21 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
     with pytest.raises(ConfigError, match=r"pretrain/sort.*step: the checkpoint is at step 10, past max_steps 6"):
         run_comparison(parse_comparison(spec), tmp_path / "cmp")
     assert (tmp_path / "cmp" / "report.md").read_text() == report and checkpoint.stat().st_mtime_ns == before
+
+
+def test_a_mix_arm_is_reused_only_with_the_same_sources(tmp_path):
+    """The components an arm takes from each pretraining are part of its run, like its recipe."""
+    sort = {"name": "sort", "pretrain": dict(SORT_PRETRAINING)}
+    spec = {
+        "seeds": [0],
+        "downstream": {"task": "forwardaddition_2", **TINY},
+        "arms": [{"name": "mixed", "transfer": "", "mix": {"attn": sort, "ffn": sort}}],
+    }
+    first = run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    assert first["runs"][0]["test"]
+    spec["arms"][0]["mix"] = {"attn": sort}  # same arm name, now without the MLP
+    with pytest.raises(ConfigError, match=r"ffn transferred from: '.*pretrain/sort/checkpoint-10' -> None"):
+        run_comparison(parse_comparison(spec), tmp_path / "cmp")
 
 
 def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
