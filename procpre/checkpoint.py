@@ -107,25 +107,21 @@ def same_weights(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     return len({hashlib.file_digest(f.open("rb"), "sha256").hexdigest() for f in files}) == 1
 
 
-def check_same_run(
-    checkpoint: str | os.PathLike[str], config: TrainConfig, sources: dict[str, str] | None = None
-) -> None:
+def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sources: dict[str, str]) -> None:
     """Refuse to resume or reuse `checkpoint` for `config` if they are different runs (never mix two recipes).
 
-    `sources` (component -> checkpoint, for a downstream run) must match what the run transferred from.
+    `sources` (component -> checkpoint; empty when nothing is transferred) must give the same weights the run
+    transferred; the `pretrained` path itself may differ (a copied or moved checkpoint is the same source).
     """
     meta = read_run_meta(checkpoint)
     differences = config.differences_from(meta.get("config", {}))
-    source = differences.get("pretrained")
-    if source and all(source) and same_weights(*source):
-        del differences["pretrained"]
+    differences.pop("pretrained", None)  # only a path: what it gave each component is compared below
     reasons = [f"{key}: {before!r} -> {after!r}" for key, (before, after) in differences.items()]
-    if sources is not None:
-        recorded = (meta.get("transfer") or {}).get("plan", {})
-        for component in sorted(sources.keys() | recorded.keys()):
-            was, now = recorded.get(component), sources.get(component)
-            if was != now and not (was and now and same_weights(was, now)):
-                reasons.append(f"{component} transferred from: {was!r} -> {now!r}")
+    recorded = (meta.get("transfer") or {}).get("plan", {})
+    for component in sorted(sources.keys() | recorded.keys()):
+        was, now = recorded.get(component), sources.get(component)
+        if was != now and not (was and now and same_weights(was, now)):
+            reasons.append(f"{component} transferred from: {was!r} -> {now!r}")
     if meta.get("step", 0) > config.max_steps:
         reasons.append(f"step: the checkpoint is at step {meta['step']}, past max_steps {config.max_steps}")
     if reasons:

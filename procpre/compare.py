@@ -120,8 +120,8 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     done = latest_checkpoint(save_dir)
     reused = done is not None and read_run_meta(done)["step"] >= config.max_steps
     if reused:
-        check_same_run(done, config)
-    if not reused:
+        check_same_run(done, config, {})
+    else:
         result = train(config)
         if result.stopped == "interrupted":
             raise ComparisonInterrupted(
@@ -338,9 +338,8 @@ def run_comparison(
         for seed in comparison.seeds:
             config = _downstream_config(comparison, arm, seed, out, source, procedural)
             started = time.perf_counter()
-            reused = (Path(config.save_dir) / TEST_METRICS).exists()
-            _train_downstream(config, mix, arm.name, seed)
-            previous = latest_checkpoint(config.save_dir) if reused else None
+            trained = _train_downstream(config, mix, arm.name, seed)
+            previous = None if trained else latest_checkpoint(config.save_dir)
             timings.append({"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, previous)})
             runs.append(
                 collect_run(arm.name, seed, Path(config.save_dir), procedural_tokens=procedural, budget=arm.budget)

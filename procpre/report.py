@@ -97,6 +97,14 @@ def _mean_curves(runs: list[dict[str, Any]], metric: str) -> dict[str, list[tupl
     return {arm: sorted((s, statistics.fmean(v)) for s, v in steps.items()) for arm, steps in per_arm.items()}
 
 
+def _is_percent(metric: str) -> bool:
+    return "accuracy" in metric or metric == "exact_match"
+
+
+def _column(metric: str) -> str:
+    return f"{metric} (%)" if _is_percent(metric) else metric
+
+
 def _fmt(stat: dict[str, Any] | None, percent: bool, digits: int = 2) -> str:
     if not stat or math.isnan(stat["mean"]):
         return "-"
@@ -106,16 +114,13 @@ def _fmt(stat: dict[str, Any] | None, percent: bool, digits: int = 2) -> str:
 
 def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) -> str:
     present = [m for m in TABLE_METRICS if any(m in s["metrics"] for s in summary.values())]
-    header = ["arm", "seeds", *[f"{m} (%)" if "accuracy" in m or m == "exact_match" else m for m in present]]
+    header = ["arm", "seeds", *map(_column, present)]
     if paper:
         header += ["paper (%)", "gap (pts)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm, info in summary.items():
         cells = [arm, str(len(info["seeds"]))]
-        cells += [
-            _fmt(info["metrics"].get(m), "accuracy" in m or m == "exact_match", 0 if m == "steps" else 2)
-            for m in present
-        ]
+        cells += [_fmt(info["metrics"].get(m), _is_percent(m), 0 if m == "steps" else 2) for m in present]
         if paper:
             figure = paper.get(arm, {})
             name, value = next(iter(figure.items()), (None, None))
@@ -170,11 +175,13 @@ def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list
 def per_seed_table(runs: list[dict[str, Any]]) -> str:
     """Each run's own test metrics: outcomes that split between seeds (a plateau left or not) stay visible."""
     present = [m for m in TABLE_METRICS if m != "steps" and any(m in r["test"] for r in runs)]
-    header = ["arm", "seed", *[f"{m} (%)" if "accuracy" in m or m == "exact_match" else m for m in present]]
+    header = ["arm", "seed", *map(_column, present)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for run in runs:
-        scale = {m: 100 if "accuracy" in m or m == "exact_match" else 1 for m in present}
-        cells = [f"{scale[m] * float(run['test'][m]):.2f}" if m in run["test"] else "-" for m in present]
+        cells = [
+            f"{(100 if _is_percent(m) else 1) * float(run['test'][m]):.2f}" if m in run["test"] else "-"
+            for m in present
+        ]
         lines.append("| " + " | ".join([run["arm"], str(run["seed"]), *cells]) + " |")
     return "\n".join(lines)
 

@@ -197,8 +197,7 @@ def train(
     state = LoopState()
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
-        transferred = (extra_meta or {}).get("transfer") or {}
-        check_same_run(resume_from, config, transferred.get("plan", {}) if stage == "downstream" else None)
+        check_same_run(resume_from, config, (((extra_meta or {}).get("transfer")) or {}).get("plan", {}))
         state = LoopState(**read_trainer_state(resume_from))
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
