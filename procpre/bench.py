@@ -160,8 +160,11 @@ def bench_train(
         peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
         result["gpu"] = name
         try:
-            busy = _device_busy_ms(lambda: run(warmup + steps, min(steps, 10)))
-            result["gpu_busy_ms_per_step"] = busy / min(steps, 10)
+            profiled = min(steps, 10)
+            kernels = _device_kernel_ms(lambda: run(warmup + steps, profiled))
+            result["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
+            slowest = sorted(kernels.items(), key=lambda item: -item[1])[:15]
+            result["top_kernels_ms_per_step"] = {name[:120]: ms / profiled for name, ms in slowest}
         except RuntimeError as err:  # a diagnostic: the timing above stands without it
             result["gpu_busy_error"] = str(err)
         if peak:
@@ -170,8 +173,10 @@ def bench_train(
     return result
 
 
-def _device_busy_ms(work: Any) -> float:
-    """Milliseconds the GPU spent in kernels and copies while `work()` ran (torch.profiler, CUPTI).
+def _device_kernel_ms(work: Any) -> dict[str, float]:
+    """Milliseconds the GPU spent in each kernel and copy while `work()` ran (torch.profiler, CUPTI).
+
+    Their sum is the device's busy time; the largest say where a GPU-bound step goes.
 
     Only device-side events count: a CPU operator's device time repeats its kernels' time
     (summing both doubled the figure in the first H100 measurement).
@@ -182,4 +187,4 @@ def _device_busy_ms(work: Any) -> float:
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         work()
     device_events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
-    return sum(e.self_device_time_total for e in device_events) / 1000
+    return {e.key: e.self_device_time_total / 1000 for e in device_events}

@@ -2,9 +2,11 @@
 # One lent-GPU session (device tool); phases fit its 15-minute budget:
 #   bash scripts/gpu_session.sh bench              # train-step variants: MFU of 12_12_768, haystack step (~5 min)
 #   bash scripts/gpu_session.sh mfu                # 12_12_768 at the paper's batch, eager and CUDA graphs (~2 min)
+#   bash scripts/gpu_session.sh floor              # the step's matrix products timed alone: the MFU ceiling (~1 min)
 #   FINDINGS="1 2 3" JOBS=2 bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
 # MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
-# lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT; phases can be chained in one call.
+# lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT; phases can be chained in one call, and
+# DEADLINE (epoch seconds) shortens every step's time limit so the chain ends before the call's limit.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 if [ -z "${NO_SETUP:-}" ] && [ ! -d /tmp/site ]; then  # once per machine; NO_SETUP=1 where packages are there
@@ -18,7 +20,15 @@ export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor  # shared: an arm whose graphs anot
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
   | tee -a "$OUT/gpu.txt"
-run() { echo "+ $*" >> "$OUT/gpu.txt"; echo "+ $*" >&2; timeout "$@"; }
+run() {  # $1 time limit (cut to what DEADLINE leaves), then the command
+  local limit=$1; shift
+  if [ -n "${DEADLINE:-}" ]; then
+    local left=$(( DEADLINE - $(date +%s) ))
+    [ "$left" -lt 20 ] && { echo "skipped (deadline): $*" | tee -a "$OUT/gpu.txt"; return 124; }
+    [ "$left" -lt "$limit" ] && limit=$left
+  fi
+  echo "+ [$limit s] $*" >> "$OUT/gpu.txt"; echo "+ $*" >&2; timeout "$limit" "$@"
+}
 
 bench() {  # $1 timeout, then bench-train arguments; one JSON line per variant in bench.jsonl
   local limit=$1; shift
@@ -38,9 +48,14 @@ bench)
   bench 100 "${big[@]}" --batch-size 64 --compile default
   bench 100 "${big[@]}" --batch-size 256 --compile reduce-overhead
   ;;
-mfu)
-  bench 45 --model-size 12_12_768 --task set --steps 30 --batch-size 64
+mfu)  # the paper's batch; the kernel table of each variant is in bench.jsonl
   bench 100 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile reduce-overhead
+  bench 240 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile max-autotune
+  ;;
+floor)
+  for batch in 64 256; do
+    run 60 python3 benchmarks/step_floor.py --batch "$batch" --json "$OUT/floor.jsonl" | tee -a "$OUT/floor.txt"
+  done
   ;;
 quick)  # the script itself, on any machine: NO_SETUP=1 DEVICE=cpu bash scripts/gpu_session.sh quick
   bench 60 --model-size 2_4_16 --task set --steps 2 --batch-size 8
@@ -50,7 +65,7 @@ findings)
   export OMP_NUM_THREADS=4 NUMBA_NUM_THREADS=4  # three processes share 16 cores
   for f in ${FINDINGS:-1 2 3}; do
     ( start=$(date +%s)
-      timeout "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale "${SCALE:-full}" --device cuda \
+      run "${FINDINGS_TIMEOUT:-500}" python3 -m procpre.cli reproduce "$f" --scale "${SCALE:-full}" --device cuda \
         --torch-compile "$mode" --jobs "${JOBS:-1}" --out "/tmp/r$f" > "/tmp/r$f.log" 2>&1
       echo "finding $f rc $? wall seconds $(( $(date +%s) - start )) (mode $mode, findings ${FINDINGS:-1 2 3} at once)" \
         | tee -a "$OUT/gpu.txt" ) &
