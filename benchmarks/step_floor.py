@@ -8,7 +8,7 @@ for the card's measured ceiling. Their sum is a floor for the step: the MFU it a
 most any implementation of the step could reach with every other kernel (LayerNorm, GELU,
 AdamW, the loss) for free.
 
-    python3 benchmarks/step_floor.py                      # 12_12_768, batch 64, 129 tokens (the set task)
+    python3 benchmarks/step_floor.py                      # 12_12_768, batch 64 x 128 positions (the set task)
     python3 benchmarks/step_floor.py --batch 256 --json floor.jsonl   # appends one JSON line
 """
 
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="12_12_768")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--seq", type=int, default=129)
+    parser.add_argument("--seq", type=int, default=128, help="positions the model computes (the set task: 129 - 1)")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     layers, heads, width = (int(x) for x in args.size.split("_"))

@@ -168,7 +168,8 @@ def bench_train(
         except RuntimeError as err:  # a diagnostic: the timing above stands without it
             result["gpu_busy_error"] = str(err)
         if peak:
-            flops = train_flops_per_token(hf_model, task.length) * tokens_per_s
+            positions = task.length - 1  # the model computes every position but the last (only a target)
+            flops = train_flops_per_token(hf_model, positions) * batch_size * positions / step_s
             result.update(peak_tflops=peak, achieved_tflops=flops / 1e12, mfu=flops / (peak * 1e12))
     return result
 
@@ -186,5 +187,9 @@ def _device_kernel_ms(work: Any) -> dict[str, float]:
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         work()
-    device_events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+    device_events = [  # a record_function range (Optimizer.step) shows on the device too: not a kernel
+        e
+        for e in prof.key_averages()
+        if e.device_type == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
+    ]
     return {e.key: e.self_device_time_total / 1000 for e in device_events}
