@@ -55,7 +55,7 @@ class MaskedLMLoss(torch.nn.Module):
         scored = loss_mask[:, :-1].bool()
         targets = input_ids[:, 1:].long()
         if self.static_shapes:
-            # the last token is only a target: 128 positions, not 129, keep attention on whole tiles
+            # the last token is only a target: length - 1 positions (128 of 129: whole attention tiles)
             hidden = self.model.transformer(input_ids=input_ids[:, :-1]).last_hidden_state
             logits = self.model.lm_head(hidden)
             targets = targets.masked_fill(~scored, -100)

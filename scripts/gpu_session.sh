@@ -2,6 +2,7 @@
 # One lent-GPU session (device tool); phases fit its 15-minute budget:
 #   bash scripts/gpu_session.sh bench              # train-step variants: MFU of 12_12_768, haystack step (~5 min)
 #   bash scripts/gpu_session.sh mfu                # 12_12_768 at the paper's batch, eager and CUDA graphs (~2 min)
+#   bash scripts/gpu_session.sh autotune           # the same with --compile max-autotune (over 4 min of tuning)
 #   bash scripts/gpu_session.sh floor              # the step's matrix products timed alone: the MFU ceiling (~1 min)
 #   FINDINGS="1 2 3" JOBS=2 bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
 # MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
@@ -49,8 +50,11 @@ bench)
   bench 100 "${big[@]}" --batch-size 256 --compile reduce-overhead
   ;;
 mfu)  # the paper's batch; the kernel table of each variant is in bench.jsonl
+  bench 45 --model-size 12_12_768 --task set --steps 30 --batch-size 64
   bench 100 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile reduce-overhead
-  bench 240 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile max-autotune
+  ;;
+autotune)  # max-autotune tunes every product shape first: it was still tuning after 236 s (2026-11-27)
+  bench 540 --model-size 12_12_768 --task set --steps 30 --batch-size 64 --compile max-autotune
   ;;
 floor)
   for batch in 64 256; do
