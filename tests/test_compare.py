@@ -195,6 +195,7 @@ def test_reproduce_smoke_report(tmp_path, tiny_smoke):
     path = reproduce("3", "smoke", tmp_path / "r", seeds=1)
     text = path.read_text()
     assert "NOT expected" in text and "paper (%)" in text and "98.1" in text
+    assert "SET is pretrained on 8 values" in text  # a measured choice says why, in the report itself
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     summary = data["comparisons"][0]["report"]["summary"]
     run_dir = Path(summary["set"]["metrics"] and data["comparisons"][0]["dir"]) / "runs" / "set" / "seed-0"
