@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 
 import torch
 
@@ -35,8 +36,6 @@ def time_ms(work, device: torch.device, repeats: int = 30, back_to_back: int = 2
         work()
     times = []
     if device.type != "cuda":
-        import time
-
         for _ in range(repeats):
             start = time.perf_counter()
             work()

@@ -164,7 +164,7 @@ def bench_train(
             kernels = _device_kernel_ms(lambda: run(warmup + steps, profiled))
             result["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
             slowest = sorted(kernels.items(), key=lambda item: -item[1])[:15]
-            result["top_kernels_ms_per_step"] = {name[:120]: ms / profiled for name, ms in slowest}
+            result["top_kernels_ms_per_step"] = {kernel[:120]: ms / profiled for kernel, ms in slowest}
         except RuntimeError as err:  # a diagnostic: the timing above stands without it
             result["gpu_busy_error"] = str(err)
         if peak:

@@ -13,6 +13,7 @@ directory named `checkpoint-<step>` is always complete.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -104,7 +105,19 @@ def same_weights(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     files = [Path(a) / "model.safetensors", Path(b) / "model.safetensors"]
     if not all(f.is_file() for f in files) or files[0].stat().st_size != files[1].stat().st_size:
         return False
-    return len({hashlib.file_digest(f.open("rb"), "sha256").hexdigest() for f in files}) == 1
+    return len({_sha256(str(f), f.stat().st_mtime_ns) for f in files}) == 1
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, mtime_ns: int) -> str:
+    """A file's digest, once per version of it: every component of a plan usually names the same checkpoint."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def transfer_sources(meta: dict[str, Any]) -> dict[str, str]:
+    """Component -> checkpoint a run's weights were transferred from, as its metadata records (empty: none)."""
+    return (meta.get("transfer") or {}).get("plan", {})
 
 
 def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sources: dict[str, str]) -> None:
@@ -117,7 +130,7 @@ def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sour
     differences = config.differences_from(meta.get("config", {}))
     differences.pop("pretrained", None)  # only a path: what it gave each component is compared below
     reasons = [f"{key}: {before!r} -> {after!r}" for key, (before, after) in differences.items()]
-    recorded = (meta.get("transfer") or {}).get("plan", {})
+    recorded = transfer_sources(meta)
     for component in sorted(sources.keys() | recorded.keys()):
         was, now = recorded.get(component), sources.get(component)
         if was != now and not (was and now and same_weights(was, now)):

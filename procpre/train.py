@@ -35,6 +35,7 @@ from procpre.checkpoint import (
     publish,
     read_trainer_state,
     staging_dir,
+    transfer_sources,
     versions,
     write_model_files,
 )
@@ -197,7 +198,7 @@ def train(
     state = LoopState()
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
-        check_same_run(resume_from, config, (((extra_meta or {}).get("transfer")) or {}).get("plan", {}))
+        check_same_run(resume_from, config, transfer_sources(extra_meta or {}))
         state = LoopState(**read_trainer_state(resume_from))
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
