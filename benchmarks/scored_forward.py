@@ -12,16 +12,12 @@ the same model, alternating in rounds so machine noise hits both alike.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from accelerate import Accelerator
 
-from procpre.config import TrainConfig
-from procpre.modeling import MaskedLMLoss, build_model
+from procpre.bench import alternate_loss_arms
+from procpre.modeling import MaskedLMLoss
 from procpre.tasks import get_task
-from procpre.train import _optimizer_step, build_optimizer, lr_lambda
 
 CASES = [  # (task, params, model size, batch)
     ("condattendstream_30", {}, "2_4_16", 1000),
@@ -42,28 +38,9 @@ class FullForwardLoss(MaskedLMLoss):
 
 
 def time_case(task_name: str, params: dict, size: str, batch: int, steps: int, rounds: int) -> dict[str, float]:
-    task = get_task(task_name, **params)
-    config = TrainConfig(
-        task=task.name, task_params=dict(task.params), model_size=size, batch_size=batch, max_steps=10**6
-    )
-    torch.manual_seed(0)
-    model = build_model(size, task)
-    accelerator = Accelerator(cpu=True)
-    optimizer = build_optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    arms = {"full": FullForwardLoss(model), "scored": MaskedLMLoss(model)}
-    step = 0
-    times: dict[str, list[float]] = {name: [] for name in arms}
-    for round_ in range(rounds + 1):  # round 0 warms up
-        for name, loss in arms.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                _optimizer_step(config, loss, optimizer, scheduler, accelerator, task, step, 0, 1)
-                step += 1
-            if round_:
-                times[name].append((time.perf_counter() - start) / steps * 1000)
-    full, scored = statistics.median(times["full"]), statistics.median(times["scored"])
-    return {"full_ms": full, "scored_ms": scored, "speedup": full / scored}
+    arms = {"full": FullForwardLoss, "scored": MaskedLMLoss}
+    ms = alternate_loss_arms(get_task(task_name, **params), size, batch, arms, steps, rounds)
+    return {"full_ms": ms["full"], "scored_ms": ms["scored"], "speedup": ms["full"] / ms["scored"]}
 
 
 def main() -> None:

@@ -193,3 +193,44 @@ def _device_kernel_ms(work: Any) -> dict[str, float]:
         if e.device_type == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
     ]
     return {e.key: e.self_device_time_total / 1000 for e in device_events}
+
+
+def alternate_loss_arms(
+    task: Task, size: str, batch: int, arms: dict[str, Any], steps: int = 10, rounds: int = 3
+) -> dict[str, float]:
+    """Median ms per real CPU optimiser step for each arm, timed side by side on one model.
+
+    `arms` maps a name to a function that wraps the model in the loss module to time (e.g. a
+    `MaskedLMLoss` variant). The arms share the model, optimiser and data stream and alternate
+    in rounds, so the machine's noise hits all alike; round 0 warms up (oneDNN builds its
+    kernels for each new shape).
+    """
+    import statistics
+
+    import torch
+    from accelerate import Accelerator
+
+    from procpre.config import TrainConfig
+    from procpre.modeling import build_model
+    from procpre.train import _optimizer_step, build_optimizer, lr_lambda
+
+    config = TrainConfig(
+        task=task.name, task_params=dict(task.params), model_size=size, batch_size=batch, max_steps=10**6
+    )
+    torch.manual_seed(0)
+    model = build_model(size, task)
+    accelerator = Accelerator(cpu=True)
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    losses = {name: wrap(model) for name, wrap in arms.items()}
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    step = 0
+    for round_ in range(rounds + 1):
+        for name, loss in losses.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                _optimizer_step(config, loss, optimizer, scheduler, accelerator, task, step, 0, 1)
+                step += 1
+            if round_:
+                times[name].append((time.perf_counter() - start) / steps * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}

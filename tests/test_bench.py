@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from procpre.bench import bench_train, train_flops_per_token
-from procpre.modeling import build_model
+from procpre.bench import alternate_loss_arms, bench_train, train_flops_per_token
+from procpre.modeling import MaskedLMLoss, build_model
 from procpre.tasks import get_task
 
 
@@ -42,3 +42,16 @@ def test_the_floor_times_every_product_of_a_block() -> None:
     products = _step_floor().linear_products(tokens, width)
     assert len(products) == 12
     assert sum(2 * m * k * n for _, m, k, n in products) == 6 * 12 * width * width * tokens
+
+
+def test_side_by_side_arms_train_one_shared_model() -> None:
+    task = get_task("set", seq_length=8, vocab_size=16)
+    wrapped = []
+
+    def arm(model):
+        wrapped.append(model)
+        return MaskedLMLoss(model)
+
+    ms = alternate_loss_arms(task, "2_4_16", 8, {"a": arm, "b": arm}, steps=2, rounds=2)
+    assert set(ms) == {"a", "b"} and all(value > 0 for value in ms.values())
+    assert wrapped[0] is wrapped[1]  # both arms step the same weights, so neither times a fresher model
