@@ -4,6 +4,7 @@
 #   bash scripts/gpu_session.sh mfu                # 12_12_768 at the paper's batch, eager and CUDA graphs (~2 min)
 #   bash scripts/gpu_session.sh autotune           # the same with --compile max-autotune (over 4 min of tuning)
 #   bash scripts/gpu_session.sh floor              # the step's matrix products timed alone: the MFU ceiling (~1 min)
+#   bash scripts/gpu_session.sh downstream         # step times of findings 2-4's downstream models: what fits (~4 min)
 #   FINDINGS="1 2 3" JOBS=2 bash scripts/gpu_session.sh findings [MODE]   # findings at full scale, concurrently
 # MODE is the --torch-compile mode of every training stage (default: no). Wheels for what the GPU image
 # lacks travel in .whl/ (README, "Benchmarks"). Results go to $OUT; phases can be chained in one call, and
@@ -59,6 +60,15 @@ autotune)  # max-autotune tunes every product shape first: it was still tuning a
 floor)
   for batch in 64 256; do
     run 60 python3 benchmarks/step_floor.py --batch "$batch" --json "$OUT/floor.jsonl" | tee -a "$OUT/floor.txt"
+  done
+  ;;
+downstream)  # finding 4 is 2 x 156 250 steps of 4_8_512: it fits a session only if a step takes ~2 ms
+  for mode in no reduce-overhead; do
+    bench 60 --model-size 4_8_512 --task multiplication_5 --batch-size 64 --mixed-precision no --steps 200 \
+      --compile "$mode"
+    bench 60 --model-size 2_4_16 --task additionstream_10 --batch-size 1000 --mixed-precision no --steps 200 \
+      --compile "$mode"
+    bench 60 --model-size 2_4_16 --task sorting_10 --batch-size 1000 --mixed-precision no --steps 200 --compile "$mode"
   done
   ;;
 quick)  # the script itself, on any machine: NO_SETUP=1 DEVICE=cpu bash scripts/gpu_session.sh quick
