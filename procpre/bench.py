@@ -161,10 +161,10 @@ def bench_train(
         result["gpu"] = name
         try:
             profiled = min(steps, 10)
-            kernels = _device_kernel_ms(lambda: run(warmup + steps, profiled))
+            kernels, operators = _device_kernel_ms(lambda: run(warmup + steps, profiled))
             result["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
-            slowest = sorted(kernels.items(), key=lambda item: -item[1])[:15]
-            result["top_kernels_ms_per_step"] = {kernel[:120]: ms / profiled for kernel, ms in slowest}
+            result["top_kernels_ms_per_step"] = _slowest(kernels, profiled)
+            result["top_operators_device_ms_per_step"] = _slowest(operators, profiled)
         except RuntimeError as err:  # a diagnostic: the timing above stands without it
             result["gpu_busy_error"] = str(err)
         if peak:
@@ -174,25 +174,39 @@ def bench_train(
     return result
 
 
-def _device_kernel_ms(work: Any) -> dict[str, float]:
-    """Milliseconds the GPU spent in each kernel and copy while `work()` ran (torch.profiler, CUPTI).
+def _device_kernel_ms(work: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """Milliseconds the GPU spent in each kernel and copy while `work()` ran (torch.profiler, CUPTI),
+    and the same time by the PyTorch operator that launched it.
 
-    Their sum is the device's busy time; the largest say where a GPU-bound step goes.
+    The kernels' sum is the device's busy time; the largest say where a GPU-bound step goes. The
+    operators say which of them eager code launched (an `aten::sum` outside the compiled graph)
+    rather than the compiled graph's own kernels, which no operator launches.
 
-    Only device-side events count: a CPU operator's device time repeats its kernels' time
-    (summing both doubled the figure in the first H100 measurement).
+    Only device-side events count as kernels: a CPU operator's device time repeats its kernels'
+    time (summing both doubled the figure in the first H100 measurement).
     """
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         work()
-    device_events = [  # a record_function range (Optimizer.step) shows on the device too: not a kernel
-        e
-        for e in prof.key_averages()
+    events = prof.key_averages()
+    kernels = {  # a record_function range (Optimizer.step) shows on the device too: not a kernel
+        e.key: e.self_device_time_total / 1000
+        for e in events
         if e.device_type == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
-    ]
-    return {e.key: e.self_device_time_total / 1000 for e in device_events}
+    }
+    operators = {
+        e.key: e.self_device_time_total / 1000
+        for e in events
+        if e.device_type == DeviceType.CPU and e.key.startswith("aten::") and e.self_device_time_total > 0
+    }
+    return kernels, operators
+
+
+def _slowest(times: dict[str, float], steps: int, count: int = 15) -> dict[str, float]:
+    slowest = sorted(times.items(), key=lambda item: -item[1])[:count]
+    return {name[:120]: ms / steps for name, ms in slowest}
 
 
 def alternate_loss_arms(
