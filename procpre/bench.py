@@ -107,7 +107,14 @@ def bench_train(
 
     from procpre.config import TrainConfig
     from procpre.modeling import MaskedLMLoss, build_model
-    from procpre.train import _hf_model, _optimizer_step, build_optimizer, compile_step, lr_lambda  # flushes subnormals
+    from procpre.train import (  # importing train flushes subnormals
+        _hf_model,
+        _optimizer_step,
+        build_optimizer,
+        check_precision,
+        compile_step,
+        lr_lambda,
+    )
 
     config = TrainConfig(
         task=task.name,
@@ -119,6 +126,7 @@ def bench_train(
         torch_compile=compile_mode,
     ).validate()
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
+    check_precision(mixed_precision, accelerator.device)
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))

@@ -21,6 +21,14 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _require_device(device: str | None) -> None:
+    """`--device cuda` without a visible GPU is an error, not a silent CPU run."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        _fail(f"--device cuda: no CUDA GPU is visible to torch {torch.__version__}; use --device cpu")
+
+
 def parse_params(task_names: list[str], pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """`NAME=VALUE` applies to every task that has NAME; `TASK.NAME=VALUE` to one task."""
     per_task: dict[str, dict[str, Any]] = {name: {} for name in task_names}
@@ -231,22 +239,27 @@ def bench_train_command(
 ) -> None:
     """ms/step and tokens/s of the real training step, data generation included."""
     from procpre.bench import bench_train, machine
+    from procpre.config import ConfigError
 
     (task,) = build_tasks([task_name], params)
+    _require_device(device)
     precision = mixed_precision or ("bf16" if device == "cuda" else "no")
-    rows = [
-        bench_train(
-            size,
-            task,
-            batch_size,
-            steps,
-            device=device,
-            mixed_precision=precision,
-            compile_mode=compile_mode,
-            peak_tflops=peak_tflops,
-        )
-        for size in sizes
-    ]
+    try:
+        rows = [
+            bench_train(
+                size,
+                task,
+                batch_size,
+                steps,
+                device=device,
+                mixed_precision=precision,
+                compile_mode=compile_mode,
+                peak_tflops=peak_tflops,
+            )
+            for size in sizes
+        ]
+    except ConfigError as err:
+        _fail(str(err))
     if as_json:
         click.echo(json.dumps({"machine": machine(), "results": rows}, indent=2))
         return
@@ -528,6 +541,7 @@ def reproduce_command(
     from procpre.reproduce import reproduce
     from procpre.transfer import TransferError
 
+    _require_device(device)
     if device == "cpu":
         os.environ["ACCELERATE_USE_CPU"] = "true"
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")

@@ -157,6 +157,24 @@ def test_bad_comparisons_are_clear(tmp_path):
     assert result.exit_code != 0 and "unknown component" in result.output
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message a machine without a GPU gives")
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["reproduce", "1", "--device", "cuda"], "--device cuda: no CUDA GPU is visible"),
+        (["bench", "train", "--device", "cuda"], "--device cuda: no CUDA GPU is visible"),
+        (["bench", "train", "--mixed-precision", "fp16", "--steps", "1"], "'mixed_precision' fp16 needs a GPU"),
+    ],
+)
+def test_a_device_or_precision_the_machine_lacks_is_refused(tmp_path, args, expected):
+    """Not a silent float32 CPU run under a GPU label."""
+    result = CliRunner().invoke(main, [*args, *(["--out", str(tmp_path / "r")] if args[0] == "reproduce" else [])])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: ")
+    assert expected in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_every_finding_builds_valid_comparisons():
     for finding in ("1", "2", "3", "4", "5", "6"):
         for scale in ("smoke", "full"):

@@ -392,8 +392,22 @@ def test_push_to_an_unreachable_endpoint_fails_cleanly(tmp_path: Path, monkeypat
         (["--batch_size", "many"], "'batch_size' must be of type int"),
         (["--config", "no/such/recipe.yaml"], "config file no/such/recipe.yaml does not exist"),
         (["--torch_compile", "fast"], "'torch_compile' must be one of no, default, reduce-overhead"),
+        pytest.param(
+            ["--mixed_precision", "fp16"],
+            "'mixed_precision' fp16 needs a GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 is valid on a GPU"),
+        ),
     ],
-    ids=["unknown-key", "model-size", "unknown-task", "negative-lr", "bad-type", "missing-config", "compile-mode"],
+    ids=[
+        "unknown-key",
+        "model-size",
+        "unknown-task",
+        "negative-lr",
+        "bad-type",
+        "missing-config",
+        "compile-mode",
+        "fp16-on-cpu",
+    ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path: Path, args: list[Any], expected: str) -> None:
     result = invoke("pretrain", "--save_dir", tmp_path / "run", "--max_steps", "2", *args)
