@@ -12,13 +12,12 @@ alternating in rounds.
 
 from __future__ import annotations
 
-import argparse
 from unittest import mock
 
 import torch
 
 from procpre import modeling
-from procpre.bench import alternate_loss_arms
+from procpre.bench import alternate_loss_arms, side_by_side_args
 from procpre.modeling import MaskedLMLoss
 from procpre.tasks import get_task
 
@@ -52,11 +51,7 @@ class Bf16AttentionLoss(Bf16Loss):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="steps per arm per round")
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median over {args.rounds} rounds")
+    args = side_by_side_args(__doc__.splitlines()[0], steps=10, rounds=2)
     print("| task | model | batch | float32 ms/step | bf16, bf16 attention | bf16 (procpre) | speedup over float32 |")
     print("|---|---|---|---|---|---|---|")
     arms = {"float32": MaskedLMLoss, "bf16-attention": Bf16AttentionLoss, "bf16": Bf16Loss}

@@ -11,11 +11,9 @@ the same model, alternating in rounds so machine noise hits both alike.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from procpre.bench import alternate_loss_arms
+from procpre.bench import alternate_loss_arms, side_by_side_args
 from procpre.modeling import MaskedLMLoss
 from procpre.tasks import get_task
 
@@ -44,11 +42,7 @@ def time_case(task_name: str, params: dict, size: str, batch: int, steps: int, r
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="steps per arm per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median over {args.rounds} rounds")
+    args = side_by_side_args(__doc__.splitlines()[0], steps=10, rounds=3)
     print("| task | model | batch | full forward ms/step | scored rows ms/step | speedup |")
     print("|---|---|---|---|---|---|")
     for task_name, params, size, batch in CASES:

@@ -256,3 +256,17 @@ def alternate_loss_arms(
             if round_:
                 times[name].append((time.perf_counter() - start) / steps * 1000)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def side_by_side_args(description: str, steps: int = 10, rounds: int = 3) -> Any:
+    """The `--steps`/`--rounds` options of the side-by-side benchmark scripts; prints what ran them."""
+    import argparse
+
+    import torch
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=steps, help="steps per arm per round")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median over {args.rounds} rounds")
+    return args
