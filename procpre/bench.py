@@ -125,8 +125,8 @@ def bench_train(
         mixed_precision=mixed_precision,
         torch_compile=compile_mode,
     ).validate()
+    check_precision(mixed_precision, device)
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
-    check_precision(mixed_precision, accelerator.device)
     model = build_model(model_size, task)
     optimizer = build_optimizer(model.to(accelerator.device), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))

@@ -74,12 +74,14 @@ def parse_comparison(data: dict[str, Any]) -> Comparison:
     unknown = set(data) - {"downstream", "seeds", "arms", "title", "paper", "notes"}
     if unknown:
         raise ConfigError(
-            f"unknown comparison key(s) {sorted(unknown)}; expected downstream, seeds, arms, title, paper"
+            f"unknown comparison key(s) {sorted(unknown)}; expected downstream, seeds, arms, title, paper, notes"
         )
     if not isinstance(data.get("downstream"), dict):
         raise ConfigError("'downstream' must be a mapping of recipe keys (the downstream task and its training)")
     arms = []
     for raw in data.get("arms") or []:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"each arm must be a mapping such as `- name: scratch`, got {raw!r}")
         bad = set(raw) - ARM_KEYS
         if bad:
             raise ConfigError(f"arm {raw.get('name', '?')!r}: unknown key(s) {sorted(bad)}; allowed {sorted(ARM_KEYS)}")
@@ -92,7 +94,9 @@ def parse_comparison(data: dict[str, Any]) -> Comparison:
     if len({a.name for a in arms}) != len(arms):
         raise ConfigError("arm names must be unique")
     _check_pretrainings_agree(arms)
-    seeds = [int(s) for s in data.get("seeds", [0])]
+    seeds = data.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ConfigError(f"'seeds' must be a list of seeds such as [0, 1, 2], got {seeds!r}")
     load_config(None, dict(data["downstream"]))  # validate the downstream recipe now
     return Comparison(
         dict(data["downstream"]),

@@ -176,12 +176,12 @@ def train(
 
     `max_steps_this_call` stops early as if interrupted (tests of resume use it).
     """
+    check_precision(config.mixed_precision, accelerator.device.type if accelerator else _default_device())
     accelerator = accelerator or Accelerator(
         mixed_precision=config.mixed_precision,
         log_with=config.report_to or None,
         project_dir=config.save_dir,
     )
-    check_precision(config.mixed_precision, accelerator.device)
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and accelerator.num_processes == 1:
         raise RuntimeError(
@@ -362,10 +362,22 @@ def _optimizer_step(config, model, optimizer, scheduler, accelerator, task, step
     return loss_sum, global_scored
 
 
-def check_precision(mixed_precision: str, device: torch.device) -> None:
-    """fp16 on CPU is refused: accelerate would silently train in float32 under that label."""
-    if mixed_precision == "fp16" and device.type == "cpu":
+def check_precision(mixed_precision: str, device: str) -> None:
+    """fp16 on CPU is refused: accelerate would silently train in float32 under that label.
+
+    Checked before the `Accelerator` exists: it fixes the process's precision once made.
+    """
+    if mixed_precision == "fp16" and device == "cpu":
         raise ConfigError("'mixed_precision' fp16 needs a GPU (accelerate ignores it on CPU); on CPU use bf16 or no")
+
+
+def _default_device() -> str:
+    """The device type a new `Accelerator()` will pick (ACCELERATE_USE_CPU forces the CPU)."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
