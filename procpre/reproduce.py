@@ -207,7 +207,14 @@ def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict
                 [_arm("union", scale, model_size="4_8_512")],
                 scale,
                 seeds,
-                {"model_size": "4_8_512", "batch_size": 64, "max_steps": 156_250, "eval_batch_size": 256},
+                {  # 156 250 steps: checkpoint often (a stopped run loses little), keep two (150 MB each)
+                    "model_size": "4_8_512",
+                    "batch_size": 64,
+                    "max_steps": 156_250,
+                    "eval_batch_size": 256,
+                    "save_every_steps": 1000,
+                    "save_total_limit": 2,
+                },
             )
         ],
         "5": lambda: [
