@@ -169,7 +169,7 @@ def bench_train(
         result["gpu"] = name
         try:
             profiled = min(steps, 10)
-            kernels, operators = _device_kernel_ms(lambda: run(warmup + steps, profiled))
+            kernels, operators = _device_time_ms(lambda: run(warmup + steps, profiled))
             result["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
             result["top_kernels_ms_per_step"] = _slowest(kernels, profiled)
             result["top_operators_device_ms_per_step"] = _slowest(operators, profiled)
@@ -182,7 +182,7 @@ def bench_train(
     return result
 
 
-def _device_kernel_ms(work: Any) -> tuple[dict[str, float], dict[str, float]]:
+def _device_time_ms(work: Any) -> tuple[dict[str, float], dict[str, float]]:
     """Milliseconds the GPU spent in each kernel and copy while `work()` ran (torch.profiler, CUPTI),
     and the same time by the PyTorch operator that launched it.
 

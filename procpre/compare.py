@@ -95,7 +95,7 @@ def parse_comparison(data: dict[str, Any]) -> Comparison:
         raise ConfigError("arm names must be unique")
     _check_pretrainings_agree(arms)
     seeds = data.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(type(s) is int and s >= 0 for s in seeds):
         raise ConfigError(f"'seeds' must be a list of seeds such as [0, 1, 2], got {seeds!r}")
     load_config(None, dict(data["downstream"]))  # validate the downstream recipe now
     return Comparison(

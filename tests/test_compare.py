@@ -133,7 +133,7 @@ def test_bad_comparisons_are_clear(tmp_path):
         parse_comparison({"downstream": {"task": "sorting_4"}, "arms": [{"name": "a", "colour": 1}]})
     with pytest.raises(ConfigError, match="each arm must be a mapping such as `- name: scratch`, got 'scratch'"):
         parse_comparison({"downstream": {"task": "sorting_4"}, "arms": ["scratch"]})
-    for seeds in (3, ["a"], [], [-1]):
+    for seeds in (3, ["a"], [], [-1], [True]):
         with pytest.raises(ConfigError, match=r"'seeds' must be a list of seeds such as \[0, 1, 2\]"):
             parse_comparison({"downstream": {"task": "sorting_4"}, "seeds": seeds, "arms": [{"name": "a"}]})
     with pytest.raises(ConfigError, match="unknown recipe key"):
