@@ -49,6 +49,9 @@ PAPER = {
     "multiplication": {"scratch": 42.7, "union": 63.5},
 }
 
+#: finding 4's model, for the Union pretraining and both multiplication arms alike (TASK_CHOICES says why bf16)
+MULTIPLICATION_MODEL = {"model_size": "4_8_512", "mixed_precision": "bf16"}
+
 #: downstream task settings the paper does not state, per comparison: (recipe keys, why; printed in the report)
 TASK_CHOICES: dict[str, tuple[dict[str, Any], str]] = {
     "sorting": (
@@ -58,7 +61,7 @@ TASK_CHOICES: dict[str, tuple[dict[str, Any], str]] = {
         "README, finding 3)",
     ),
     "multiplication": (
-        {"mixed_precision": "bf16"},
+        MULTIPLICATION_MODEL,
         "finding 4 trains its 4_8_512 models (Union pretraining and both multiplication arms) in bf16 mixed "
         "precision, which the paper does not state: 2.8x faster per step than float32 on this CPU's bf16 units "
         "(README, training step) and the usual choice on GPUs; 2 x 156 250 downstream steps are otherwise out of reach",
@@ -110,7 +113,7 @@ PRETRAIN = {  # name -> task recipe at full scale
     "eca_shuffle": {"task": "eca", "rule": 110, "width": 16, "steps": 7, "shuffle": True, "max_steps": 8000},
     "set": {"task": "set", "seq_length": 16, "vocab_size": 8, "max_steps": 30000},
     "set_shuffle": {"task": "set", "seq_length": 16, "vocab_size": 8, "shuffle": True, "max_steps": 30000},
-    "union": {"task": "union", "seq_length": 32, "vocab_size": 64, "max_steps": 8000, "mixed_precision": "bf16"},
+    "union": {"task": "union", "seq_length": 32, "vocab_size": 64, "max_steps": 8000},
 }
 
 _SET_WHY = (
@@ -124,18 +127,19 @@ _SET_WHY = (
 PRETRAIN_WHY = {"set": _SET_WHY, "set_shuffle": _SET_WHY}
 
 
-def _pretrain(name: str, scale: str, model_size: str = "2_4_16") -> dict[str, Any]:
-    recipe = {**PRETRAIN_COMMON, **PRETRAIN[name], "model_size": model_size, "name": f"{name}-{model_size}"}
+def _pretrain(name: str, scale: str, model_size: str = "2_4_16", **settings: Any) -> dict[str, Any]:
+    recipe = {**PRETRAIN_COMMON, **PRETRAIN[name], **settings, "model_size": model_size, "name": f"{name}-{model_size}"}
     if scale == "smoke":
         recipe.update(max_steps=40, eval_every_steps=20, eval_samples=64, save_every_steps=40, batch_size=32)
     return recipe
 
 
-def _arm(name: str, scale: str, transfer: str = "attn,ffn,ln,embed", model_size: str = "2_4_16") -> dict[str, Any]:
+def _arm(name: str, scale: str, transfer: str = "attn,ffn,ln,embed", **model: Any) -> dict[str, Any]:
+    """An arm pretrained on `name`; `model` (model_size, mixed_precision...) overrides the pretraining's defaults."""
     source = name.removesuffix("-control")
     return {
         "name": name,
-        "pretrain": _pretrain(source, scale, model_size),
+        "pretrain": _pretrain(source, scale, **model),
         "transfer": transfer,
         "embedding_init": "average",
     }
@@ -205,11 +209,10 @@ def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict
             _comparison(
                 "multiplication",
                 "multiplication_5",
-                [_arm("union", scale, model_size="4_8_512")],
+                [_arm("union", scale, **MULTIPLICATION_MODEL)],
                 scale,
                 seeds,
                 {  # 156 250 steps: checkpoint often (a stopped run loses little), keep two (150 MB each)
-                    "model_size": "4_8_512",
                     "batch_size": 64,
                     "max_steps": 156_250,
                     "eval_batch_size": 256,

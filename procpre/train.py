@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import parse_flag_from_env, set_seed
 from tqdm.auto import tqdm
 
 from procpre.checkpoint import (
@@ -374,7 +374,7 @@ def check_precision(mixed_precision: str, device: str) -> None:
 
 def _default_device() -> str:
     """The device type a new `Accelerator()` will pick (ACCELERATE_USE_CPU forces the CPU)."""
-    if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+    if parse_flag_from_env("ACCELERATE_USE_CPU"):
         return "cpu"
     if torch.cuda.is_available():
         return "cuda"
