@@ -226,7 +226,12 @@ def finding_comparisons(finding: str, scale: str, seeds: list[int]) -> list[dict
         ],
         "6": lambda: [
             _comparison(*haystack, [_arm("dyck", scale, "attn"), _arm("dyck_shuffle", scale, "attn")], scale, seeds),
-            _comparison(*reversed_add, [_arm("eca", scale), _arm("eca_shuffle", scale)], scale, seeds),
+            _comparison(
+                *reversed_add,
+                [_arm("eca", scale), _arm("eca_shuffle", scale), _arm("dyck_shuffle", scale)],  # paper: Dyck shuffle
+                scale,
+                seeds,
+            ),
             _comparison(*sorting, [_arm("set", scale, "attn"), _arm("set_shuffle", scale, "attn")], scale, seeds),
         ],
     }

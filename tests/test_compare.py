@@ -189,6 +189,19 @@ def test_every_finding_builds_valid_comparisons():
         finding_comparisons("7", "smoke", [0])
 
 
+def test_every_paper_figure_is_compared_by_some_finding():
+    """A figure in PAPER that no arm carries would never reach a report."""
+    from procpre.reproduce import PAPER
+
+    shown = {
+        (spec["title"].split(":")[0], arm)
+        for finding in ("1", "2", "3", "4", "5", "6")
+        for spec in finding_comparisons(finding, "full", [0])
+        for arm in spec["paper"]
+    }
+    assert shown == {(key, arm) for key, figures in PAPER.items() for arm in figures}
+
+
 @pytest.fixture
 def tiny_smoke(monkeypatch):
     """Seconds, not minutes: shrink the smoke budget further for the tests."""
