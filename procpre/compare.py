@@ -31,8 +31,8 @@ from procpre.checkpoint import check_same_run, latest_checkpoint, read_run_meta
 from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
 from procpre.jobs import Job, run_jobs
-from procpre.report import collect_run, read_history, write_report
-from procpre.train import train
+from procpre.report import collect_run, write_report
+from procpre.train import read_history, train
 from procpre.transfer import plan_paths
 
 ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}

@@ -13,14 +13,10 @@ import torch
 
 from procpre.config import load_config
 from procpre.downstream import TEST_METRICS
+from procpre.train import read_history
 
 #: test metrics shown in the table, in this order, when present
 TABLE_METRICS = ("published_accuracy", "accuracy", "exact_match", "perplexity", "loss", "steps")
-
-
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def collect_run(arm: str, seed: int, run_dir: Path, procedural_tokens: int = 0, budget: str = "additive") -> dict:

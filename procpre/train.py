@@ -45,6 +45,8 @@ from procpre.evaluation import EvalSums, evaluate_block
 from procpre.modeling import MaskedLMLoss, build_model, count_parameters
 from procpre.tasks.base import Block, Task
 
+METRICS_FILE = "metrics.jsonl"  # one JSON record per logged step, beside the checkpoints
+
 
 @dataclass
 class LoopState:
@@ -247,7 +249,9 @@ def train(
         **(extra_meta or {}),
     }
     history: list[dict[str, Any]] = []
-    metrics_file = save_dir / "metrics.jsonl"
+    metrics_file = save_dir / METRICS_FILE
+    if accelerator.is_main_process:
+        keep_history_until(save_dir, state.step)  # a resumed run logs its steps past the checkpoint again
     stopped = "max_steps"
     last_saved = state.step if resume_from is not None else -1
     bar = tqdm(
@@ -482,6 +486,33 @@ def _after_eval(config: TrainConfig, state: LoopState, metrics: dict[str, float]
             state.curriculum_length = min(full, state.curriculum_length + cur.step)
             state.best_loss, state.evals_without_improvement = None, 0
     return _current_task(config, state), improved
+
+
+def read_history(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of `metrics.jsonl` in step order (empty if the run has logged nothing).
+
+    A step logged again means the run was resumed from an earlier checkpoint (files written before
+    `keep_history_until` existed): the replayed steps replace what the stopped run had logged.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    history: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.strip():
+            record = json.loads(line)
+            while history and history[-1]["step"] >= record["step"]:
+                history.pop()
+            history.append(record)
+    return history
+
+
+def keep_history_until(run_dir: Path, step: int) -> None:
+    """Drop the records past `step`: what a stopped run logged after its last checkpoint is trained again."""
+    history = read_history(run_dir)
+    kept = [record for record in history if record["step"] <= step]
+    if len(kept) < len(history):
+        staging = Path(run_dir) / f".{METRICS_FILE}.tmp"
+        staging.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        staging.replace(Path(run_dir) / METRICS_FILE)
 
 
 def _log(accelerator: Accelerator, path: Path, record: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from safetensors.torch import load_file
 from procpre.checkpoint import RUN_META, TRAINER_STATE, TRAINING_STATE, list_checkpoints
 from procpre.cli import main
 from procpre.config import ConfigError, TrainConfig, load_config
-from procpre.train import micro_batch_range, samples, train
+from procpre.train import micro_batch_range, read_history, samples, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = Path(__file__).resolve().parent / "recipes"
@@ -131,6 +132,27 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path: Path, 
         assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-6, abs=1e-9)
     assert resumed.state.tokens_seen == straight.state.tokens_seen
     assert resumed.state.last_metrics == pytest.approx(straight.state.last_metrics, rel=1e-5)
+
+
+def test_a_run_killed_past_its_last_checkpoint_logs_each_step_once(tmp_path: Path) -> None:
+    """A hard kill leaves records past the last checkpoint; the resumed run trains those steps again."""
+    straight = train(tiny(tmp_path / "a", save_every_steps=8))
+    killed = tmp_path / "b"
+    train(tiny(killed, save_every_steps=8))
+    for step in (16, 20):  # as if killed at step 20 before any checkpoint after step 8 was written
+        shutil.rmtree(killed / f"checkpoint-{step}")
+    resumed = train(tiny(killed, save_every_steps=8, resume=True))
+    assert resumed.history[0]["step"] == 9
+    records = read_metrics(killed)
+    assert [r["step"] for r in records] == list(range(1, 21))
+    assert [r["train_loss"] for r in records] == pytest.approx([r["train_loss"] for r in straight.history], rel=1e-6)
+
+
+def test_history_written_before_the_fix_reads_replayed_steps_once(tmp_path: Path) -> None:
+    lines = [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.9}, {"step": 3, "loss": 0.8}]
+    lines += [{"step": 2, "loss": 0.7}, {"step": 3, "loss": 0.6}, {"step": 4, "loss": 0.5}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert [(r["step"], r["loss"]) for r in read_history(tmp_path)] == [(1, 1.0), (2, 0.7), (3, 0.6), (4, 0.5)]
 
 
 def test_compiled_step_saves_the_plain_model_and_matches_eager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
