@@ -469,7 +469,9 @@ JOBS_OPTION = click.option(
 @main.command("compare")
 @click.argument("comparison", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--seeds", default=None, type=int, help="Use the first N seeds 0..N-1 instead of the file's.")
+@click.option(
+    "--seeds", default=None, type=click.IntRange(min=1), help="Use the first N seeds 0..N-1 instead of the file's."
+)
 @click.option("--push-to-hub", "repo_prefix", default=None, help=PUSH_PREFIX_HELP)
 @click.option(
     "--pretrain-dir",
@@ -506,7 +508,9 @@ def compare(
 @main.command("reproduce")
 @click.argument("finding")
 @click.option("--scale", default="smoke", type=click.Choice(["full", "smoke"]), show_default=True)
-@click.option("--seeds", default=1, show_default=True, help="Seeds 0..N-1 for every downstream arm.")
+@click.option(
+    "--seeds", default=1, type=click.IntRange(min=1), show_default=True, help="Seeds 0..N-1 for every downstream arm."
+)
 @click.option(
     "--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Default runs/reproduce-FINDING-SCALE"
 )

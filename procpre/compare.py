@@ -32,8 +32,8 @@ from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
 from procpre.jobs import Job, run_jobs
 from procpre.report import collect_run, write_report
-from procpre.train import read_history, train
-from procpre.transfer import plan_paths
+from procpre.train import finished_checkpoint, read_history, train
+from procpre.transfer import EMBEDDING_STRATEGIES, TransferError, parse_components, plan_paths
 
 ARM_KEYS = {"name", "pretrain", "pretrained", "transfer", "embedding_init", "freeze", "mix", "budget", "downstream"}
 
@@ -70,25 +70,16 @@ class Comparison:
 
 
 def parse_comparison(data: dict[str, Any]) -> Comparison:
-    """Validate a comparison mapping; errors name the offending key."""
+    """Validate a comparison mapping before anything trains; errors name the offending key."""
     unknown = set(data) - {"downstream", "seeds", "arms", "title", "paper", "notes"}
     if unknown:
         raise ConfigError(
             f"unknown comparison key(s) {sorted(unknown)}; expected downstream, seeds, arms, title, paper, notes"
         )
-    if not isinstance(data.get("downstream"), dict):
-        raise ConfigError("'downstream' must be a mapping of recipe keys (the downstream task and its training)")
-    arms = []
-    for raw in data.get("arms") or []:
-        if not isinstance(raw, dict):
-            raise ConfigError(f"each arm must be a mapping such as `- name: scratch`, got {raw!r}")
-        bad = set(raw) - ARM_KEYS
-        if bad:
-            raise ConfigError(f"arm {raw.get('name', '?')!r}: unknown key(s) {sorted(bad)}; allowed {sorted(ARM_KEYS)}")
-        arm = Arm(**{k: v for k, v in raw.items()})
-        if arm.budget not in ("additive", "substitutive"):
-            raise ConfigError(f"arm {arm.name!r}: 'budget' must be additive or substitutive, got {arm.budget!r}")
-        arms.append(arm)
+    downstream = data.get("downstream")
+    if not isinstance(downstream, dict) or "task" not in downstream:
+        raise ConfigError("'downstream' must be a mapping of recipe keys that names its 'task' (e.g. sorting_10)")
+    arms = [_parse_arm(raw, downstream) for raw in data.get("arms") or []]
     if not arms:
         raise ConfigError("'arms' must list at least one arm (e.g. `- name: scratch`)")
     if len({a.name for a in arms}) != len(arms):
@@ -97,15 +88,53 @@ def parse_comparison(data: dict[str, Any]) -> Comparison:
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(type(s) is int and s >= 0 for s in seeds):
         raise ConfigError(f"'seeds' must be a list of seeds such as [0, 1, 2], got {seeds!r}")
-    load_config(None, dict(data["downstream"]))  # validate the downstream recipe now
-    return Comparison(
-        dict(data["downstream"]),
-        seeds,
-        arms,
-        data.get("title", "procpre comparison"),
-        data.get("paper") or {},
-        list(data.get("notes") or []),
-    )
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"'seeds' lists a seed twice ({seeds}); each seed is one run")
+    paper = data.get("paper") or {}
+    if not isinstance(paper, dict) or not all(
+        isinstance(f, dict) and all(isinstance(v, (int, float)) for v in f.values()) for f in paper.values()
+    ):
+        raise ConfigError(
+            f"'paper' must map arm -> {{metric: figure}}, e.g. {{scratch: {{accuracy: 59.1}}}}; got {paper!r}"
+        )
+    notes = data.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ConfigError(f"'notes' must be a list of strings, got {notes!r}")
+    return Comparison(dict(downstream), seeds, arms, data.get("title", "procpre comparison"), paper, list(notes))
+
+
+def _parse_arm(raw: Any, downstream: dict[str, Any]) -> Arm:
+    """One arm, with every recipe it will train built now: a typo fails here, not hours into the run."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"each arm must be a mapping such as `- name: scratch`, got {raw!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"every arm needs a 'name' (a string such as scratch), got {raw!r}")
+    bad = set(raw) - ARM_KEYS
+    if bad:
+        raise ConfigError(f"arm {name!r}: unknown key(s) {sorted(bad)}; allowed {sorted(ARM_KEYS)}")
+    for key, kind in (("pretrain", dict), ("mix", dict), ("downstream", dict), ("pretrained", str)):
+        if raw.get(key) is not None and not isinstance(raw[key], kind):
+            raise ConfigError(
+                f"arm {name!r}: {key!r} must be a {'mapping' if kind is dict else 'path'}, got {raw[key]!r}"
+            )
+    arm = Arm(**{k: v for k, v in raw.items() if v is not None})  # `mix:` left empty in YAML is no mix
+    if arm.budget not in ("additive", "substitutive"):
+        raise ConfigError(f"arm {name!r}: 'budget' must be additive or substitutive, got {arm.budget!r}")
+    if arm.embedding_init not in EMBEDDING_STRATEGIES:
+        raise ConfigError(
+            f"arm {name!r}: 'embedding_init' must be one of {', '.join(EMBEDDING_STRATEGIES)}, "
+            f"got {arm.embedding_init!r}"
+        )
+    try:
+        for spec in (arm.transfer, arm.freeze, *arm.mix):
+            parse_components(spec)
+    except TransferError as err:
+        raise ConfigError(f"arm {name!r}: {err}") from None
+    load_config(None, {**downstream, **arm.downstream})
+    for _, recipe in _pretrainings(arm):
+        load_config(None, {k: v for k, v in recipe.items() if k != "name"})
+    return arm
 
 
 def load_comparison(path: str | Path) -> Comparison:
@@ -121,9 +150,9 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     save_dir = root / name
     config = load_config(None, {"seed": seed, **recipe, "save_dir": str(save_dir), "resume": True})
     started = time.perf_counter()
-    done = latest_checkpoint(save_dir)
-    reused = done is not None and read_run_meta(done)["step"] >= config.max_steps
-    if reused:
+    done = finished_checkpoint(save_dir, config)
+    reused = done is not None
+    if done is not None:
         check_same_run(done, config, {})
     else:
         result = train(config)
@@ -181,18 +210,29 @@ def _mix_pretrainings(arm: Arm) -> dict[str, tuple[str, dict[str, Any]]]:
     found = {}
     for component, source in arm.mix.items():
         if isinstance(source, dict):
-            if "pretrain" not in source or "name" not in source:
-                raise ConfigError(f"arm {arm.name!r}: mix entry {component!r} needs 'name' and 'pretrain'")
+            if not isinstance(source.get("name"), str) or not isinstance(source.get("pretrain"), dict):
+                raise ConfigError(
+                    f"arm {arm.name!r}: mix entry {component!r} needs 'name' (a string) and 'pretrain' (a recipe)"
+                )
             found[component] = (source["name"], source["pretrain"])
+        elif not isinstance(source, str):
+            raise ConfigError(
+                f"arm {arm.name!r}: mix entry {component!r} must be a checkpoint path or {{name, pretrain}}"
+            )
     return found
+
+
+def _pretrainings(arm: Arm) -> list[tuple[str, dict[str, Any]]]:
+    """(name, recipe) of every pretraining the arm needs: its own and its mix entries'."""
+    own = _arm_pretraining(arm)
+    return ([own] if own else []) + list(_mix_pretrainings(arm).values())
 
 
 def _check_pretrainings_agree(arms: list[Arm]) -> None:
     """A pretraining name is one run: arms that share it must describe it alike (it is trained once, then reused)."""
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for arm in arms:
-        named = [_arm_pretraining(arm), *_mix_pretrainings(arm).values()]
-        for name, recipe in filter(None, named):
+        for name, recipe in _pretrainings(arm):
             recipe = {k: v for k, v in recipe.items() if k != "name"}
             first = seen.setdefault(name, (arm.name, recipe))
             if first[1] != recipe:
@@ -252,13 +292,14 @@ def _sources(arm: Arm, root: Path, seed: int, log: list[dict[str, Any]]) -> tupl
     """The arm's pretrained checkpoint, its mix entries (running their pretrainings if needed), procedural tokens."""
     source = _pretrain_arm(arm, root, seed, log)
     mix = _resolve_mix(arm, root, seed, log)
-    return source, mix, _procedural_tokens(source) + sum(_procedural_tokens(p) for p in mix.values())
+    return source, mix, sum(_procedural_tokens(p) for p in {source, *mix.values()})  # each checkpoint once
 
 
 def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: int) -> bool:
-    """One downstream run to its end, unless it already finished (its test metrics exist); whether it trained."""
-    if (Path(config.save_dir) / TEST_METRICS).exists():
-        check_same_run(latest_checkpoint(config.save_dir), config, plan_paths(config.pretrained, config.transfer, mix))
+    """One downstream run to its end and tested, unless it already was; whether it trained."""
+    done = finished_checkpoint(config.save_dir, config)
+    if done is not None and (Path(config.save_dir) / TEST_METRICS).exists():
+        check_same_run(done, config, plan_paths(config.pretrained, config.transfer, mix))
         return False
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":
@@ -289,10 +330,8 @@ def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:
     pretrainings: dict[str, Job] = {}
     downstream = []
     for arm in comparison.arms:
-        own = _arm_pretraining(arm)
-        named = ([own] if own else []) + list(_mix_pretrainings(arm).values())
         needs = []
-        for name, recipe in named:
+        for name, recipe in _pretrainings(arm):
             key = ("pretrain", name, None)
             pretrainings.setdefault(name, Job(key, _pretrain_job, (name, recipe, root, seed)))
             needs.append(key)

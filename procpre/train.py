@@ -252,7 +252,7 @@ def train(
     metrics_file = save_dir / METRICS_FILE
     if accelerator.is_main_process:
         keep_history_until(save_dir, state.step)  # a resumed run logs its steps past the checkpoint again
-    stopped = "max_steps"
+    stopped = "early_stopping" if _stopped_early(config, state) else "max_steps"  # resumed: nothing left to do
     last_saved = state.step if resume_from is not None else -1
     bar = tqdm(
         total=config.max_steps,
@@ -268,7 +268,7 @@ def train(
 
     with _StopFlag() as stop:
         model.train()
-        while state.step < config.max_steps:
+        while state.step < config.max_steps and stopped != "early_stopping":
             loss_sum, scored = _optimizer_step(
                 config, model, optimizer, scheduler, accelerator, task, state.step, rank, world
             )
@@ -287,7 +287,7 @@ def train(
                 state.last_metrics = metrics
                 record.update({f"val_{k}": v for k, v in metrics.items()})
                 task, improved = _after_eval(config, state, metrics)
-                if config.patience is not None and state.evals_without_improvement >= config.patience:
+                if _stopped_early(config, state):
                     stopped = "early_stopping"
             if record:
                 record.update(step=state.step, tokens_seen=state.tokens_seen)
@@ -325,6 +325,22 @@ def train(
 
             push_run(save_dir, config.push_to_hub, private=config.hub_private)
     return TrainResult(save_dir, final, state, stopped, history)
+
+
+def _stopped_early(config: TrainConfig, state: LoopState) -> bool:
+    return config.patience is not None and state.evals_without_improvement >= config.patience
+
+
+def finished_checkpoint(save_dir: str | os.PathLike[str], config: TrainConfig) -> Path | None:
+    """The run's last checkpoint if the run is over (at `max_steps`, or stopped early on patience), else None.
+
+    A run that is not over (interrupted, or `max_steps` raised since) is resumed rather than reused.
+    """
+    checkpoint = latest_checkpoint(save_dir)
+    if checkpoint is None:
+        return None
+    state = LoopState(**read_trainer_state(checkpoint))
+    return checkpoint if state.step >= config.max_steps or _stopped_early(config, state) else None
 
 
 def _current_task(config: TrainConfig, state: LoopState) -> Task:

@@ -144,6 +144,34 @@ def test_bad_comparisons_are_clear(tmp_path):
         ConfigError, match="arms 'sort' and 'sort-substitutive' describe pretraining 'sort' with different"
     ):
         parse_comparison(two_sorts)
+    arm_cases = [
+        ({"pretrain": "dyck"}, "'pretrain' must be a mapping"),
+        ({"mix": ["attn"]}, "'mix' must be a mapping"),
+        ({"mix": {"attn": {"name": "s", "pretrain": "dyck"}}}, "needs 'name' (a string) and 'pretrain'"),
+        ({"transfer": "atn"}, "arm 'a': unknown component"),
+        ({"freeze": "mlp"}, "arm 'a': unknown component"),
+        ({"embedding_init": "avrage"}, "'embedding_init' must be one of average"),
+        ({"downstream": {"lr_rate": 1}}, "unknown recipe key"),
+        ({"pretrain": {"task": "sort", "max_steps": 0}}, "'max_steps' must be an integer >= 1"),
+    ]
+    for extra, message in arm_cases:  # each fails before anything trains, not when its arm's turn comes
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_comparison(
+                {"downstream": {"task": "sorting_4"}, "arms": [{"name": "scratch"}, {"name": "a", **extra}]}
+            )
+    comparison_cases = [
+        ({"arms": [{"transfer": "attn"}]}, "every arm needs a 'name'"),
+        ({"downstream": {"lr": 1e-3}}, "that names its 'task'"),
+        ({"seeds": [0, 0]}, "lists a seed twice"),
+        ({"paper": {"scratch": 11.3}}, "'paper' must map arm -> {metric: figure}"),
+        ({"notes": "one note"}, "'notes' must be a list of strings"),
+    ]
+    for changes, message in comparison_cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_comparison({"downstream": {"task": "sorting_4"}, "arms": [{"name": "scratch"}], **changes})
+    for seeds in ("0", "-1"):
+        result = CliRunner().invoke(main, ["compare", "missing.yaml", "--seeds", seeds])
+        assert result.exit_code == 2 and "--seeds" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(
         main,
         [
@@ -178,6 +206,19 @@ def test_a_device_or_precision_the_machine_lacks_is_refused(tmp_path, args, expe
     assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: ")
     assert expected in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_finished_run_is_reused_only_for_the_budget_it_trained(tmp_path):
+    """A constant-LR run may be extended; raising max_steps trains on and scores the longer run."""
+    spec = {"downstream": {"task": "sorting_4", **TINY, "lr_schedule": "constant", "max_steps": 6}, "arms": []}
+    spec["arms"] = [{"name": "scratch"}]
+    first = run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    assert first["summary"]["scratch"]["metrics"]["steps"]["values"] == [6.0]
+    spec["downstream"]["max_steps"] = 9
+    longer = run_comparison(parse_comparison(spec), tmp_path / "cmp")
+    assert longer["summary"]["scratch"]["metrics"]["steps"]["values"] == [9.0]
+    run = json.loads((tmp_path / "cmp" / "report.json").read_text())["runs"][0]
+    assert Path(run["run_dir"], "checkpoint-9").is_dir()
 
 
 def test_every_finding_builds_valid_comparisons():

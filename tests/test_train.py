@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from procpre.checkpoint import RUN_META, TRAINER_STATE, TRAINING_STATE, list_checkpoints
 from procpre.cli import main
 from procpre.config import ConfigError, TrainConfig, load_config
-from procpre.train import micro_batch_range, read_history, samples, train
+from procpre.train import finished_checkpoint, micro_batch_range, read_history, samples, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = Path(__file__).resolve().parent / "recipes"
@@ -146,6 +146,18 @@ def test_a_run_killed_past_its_last_checkpoint_logs_each_step_once(tmp_path: Pat
     records = read_metrics(killed)
     assert [r["step"] for r in records] == list(range(1, 21))
     assert [r["train_loss"] for r in records] == pytest.approx([r["train_loss"] for r in straight.history], rel=1e-6)
+
+
+def test_a_run_stopped_early_is_over_and_resuming_it_trains_nothing(tmp_path: Path) -> None:
+    recipe = {"lr": 1.0, "patience": 1, "eval_every_steps": 2}  # diverges: the second evaluation is worse
+    stopped = train(tiny(tmp_path / "early", **recipe))
+    assert stopped.stopped == "early_stopping" and stopped.state.step == 4
+    assert finished_checkpoint(tmp_path / "early", tiny(tmp_path, **recipe)) == stopped.checkpoint
+    again = train(tiny(tmp_path / "early", resume=True, **recipe))
+    assert again.stopped == "early_stopping" and again.state.step == 4 and again.history == []
+    cut = train(tiny(tmp_path / "cut"), max_steps_this_call=3)
+    assert cut.stopped == "interrupted" and finished_checkpoint(tmp_path / "cut", tiny(tmp_path)) is None
+    assert finished_checkpoint(tmp_path / "cut", tiny(tmp_path, max_steps=3)) == cut.checkpoint
 
 
 def test_history_written_before_the_fix_reads_replayed_steps_once(tmp_path: Path) -> None:
