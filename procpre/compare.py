@@ -171,7 +171,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
         {
             "stage": "pretrain",
             "arm": name,
-            **_seconds(started, checkpoint if reused else None),
+            **_seconds(started, checkpoint, reused),
             "task": meta["task"],
             "step": meta["step"],
             "tokens_seen": meta.get("tokens_seen", 0),
@@ -191,11 +191,23 @@ def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
     return {k.removeprefix("val_"): v for k, v in last.items() if k.startswith("val_")} | {"step": last["step"]}
 
 
-def _seconds(started: float, reused_checkpoint: Path | None) -> dict[str, Any]:
-    """Wall time of a stage: measured now, or the training time a reused run recorded (None if it predates that)."""
-    if reused_checkpoint is None:
-        return {"seconds": time.perf_counter() - started}
-    return {"seconds": read_run_meta(reused_checkpoint).get("train_seconds"), "reused": True}
+def _seconds(started: float, checkpoint: Path, reused: bool) -> dict[str, Any]:
+    """Wall time of a stage that ended at `checkpoint`: see `_stage_time`."""
+    recorded = read_run_meta(checkpoint).get("train_seconds")
+    if reused:
+        return {"seconds": recorded, "reused": True, "loop_seconds": recorded}
+    return _stage_time(time.perf_counter() - started, recorded)
+
+
+def _stage_time(measured: float, recorded: float | None) -> dict[str, Any]:
+    """This call's wall time; for a run resumed here, the loop time it recorded over all its calls.
+
+    A run trained from step 0 in this call spent its whole loop inside `measured`, so a recorded loop time
+    above it means earlier calls trained part of the run.
+    """
+    if recorded is not None and recorded > measured:
+        return {"seconds": recorded, "resumed": True, "loop_seconds": recorded}
+    return {"seconds": measured, "loop_seconds": recorded}
 
 
 def _arm_pretraining(arm: Arm) -> tuple[str, dict[str, Any]] | None:
@@ -382,8 +394,10 @@ def run_comparison(
             config = _downstream_config(comparison, arm, seed, out, source, procedural)
             started = time.perf_counter()
             trained = _train_downstream(config, mix, arm.name, seed)
-            previous = None if trained else latest_checkpoint(config.save_dir)
-            timings.append({"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, previous)})
+            final = latest_checkpoint(config.save_dir)
+            timings.append(
+                {"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, final, not trained)}
+            )
             runs.append(
                 collect_run(arm.name, seed, Path(config.save_dir), procedural_tokens=procedural, budget=arm.budget)
             )
@@ -394,8 +408,8 @@ def run_comparison(
     for timing in timings:  # stages that ran in a worker: their own wall time, not "reused"
         key = (timing["stage"], timing["arm"], timing.get("seed"))
         if key in measured:
-            timing["seconds"] = measured[key]
             timing.pop("reused", None)
+            timing.update(_stage_time(measured[key], timing["loop_seconds"]))
     if push_to_hub and push_pretrainings:
         push_pretraining_runs(root, push_to_hub)
     return write_report(comparison, runs, timings, out)

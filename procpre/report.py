@@ -85,12 +85,18 @@ def data_efficiency(runs: list[dict[str, Any]], baseline: str, metric: str = "va
 
 
 def _mean_curves(runs: list[dict[str, Any]], metric: str) -> dict[str, list[tuple[int, float]]]:
+    """arm -> (step, mean over seeds) at the steps every seed of the arm logged (never a mean of survivors)."""
     per_arm: dict[str, dict[int, list[float]]] = {}
+    seeds: dict[str, int] = {}
     for run in runs:
+        seeds[run["arm"]] = seeds.get(run["arm"], 0) + 1
         for record in run["history"]:
             if metric in record:
                 per_arm.setdefault(run["arm"], {}).setdefault(int(record["step"]), []).append(float(record[metric]))
-    return {arm: sorted((s, statistics.fmean(v)) for s, v in steps.items()) for arm, steps in per_arm.items()}
+    return {
+        arm: sorted((s, statistics.fmean(v)) for s, v in steps.items() if len(v) == seeds[arm])
+        for arm, steps in per_arm.items()
+    }
 
 
 def _is_percent(metric: str) -> bool:
@@ -105,7 +111,8 @@ def _fmt(stat: dict[str, Any] | None, percent: bool, digits: int = 2) -> str:
     if not stat or math.isnan(stat["mean"]):
         return "-"
     scale = 100 if percent else 1
-    return f"{scale * stat['mean']:.{digits}f} ± {scale * stat['std']:.{digits}f}"
+    mean = f"{scale * stat['mean']:.{digits}f}"
+    return f"{mean} ± {scale * stat['std']:.{digits}f}" if stat["n"] > 1 else mean  # one seed has no spread
 
 
 def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) -> str:
@@ -194,7 +201,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "torch_threads": torch.get_num_threads(),
     }
     files = plot(runs, summary, out)
-    task_params = ", ".join(f"{k}={v}" for k, v in load_config(None, dict(comparison.downstream)).task_params.items())
+    recipe = load_config(None, dict(comparison.downstream))  # defaults filled in, as the baseline trained
+    task_params = ", ".join(f"{k}={v}" for k, v in recipe.task_params.items())
     report = {
         "title": comparison.title,
         "downstream": comparison.downstream,
@@ -212,12 +220,12 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     lines = [
         f"# {comparison.title}",
         "",
-        f"Downstream: `{comparison.downstream.get('task')}` ({task_params}), "
-        f"model `{comparison.downstream.get('model_size')}`, "
-        f"{comparison.downstream.get('max_steps')} steps, seeds {comparison.seeds}. Hardware: "
+        f"Downstream: `{recipe.task}` ({task_params}), model `{recipe.model_size}`, "
+        f"{recipe.max_steps} steps × batch {recipe.batch_size} (an arm's own steps: table), "
+        f"seeds {comparison.seeds}. Hardware: "
         f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads).",
         "",
-        "## Test metrics (mean ± std over seeds)",
+        "## Test metrics (mean ± std over seeds; one seed: its value)",
         "",
         markdown_table(summary, comparison.paper),
         "",
@@ -278,8 +286,10 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
 
 
 def _stage_seconds(timing: dict[str, Any]) -> str:
-    """Seconds of a stage; a run reused from an earlier call shows the time it recorded then."""
+    """Seconds of a stage; a run reused from an earlier call, or resumed, shows the loop time it recorded."""
     seconds = timing["seconds"]
+    if timing.get("resumed"):
+        return f"{seconds:.1f} (resumed: training loop over all its calls)"
     if not timing.get("reused"):
         return f"{seconds:.1f}"
     return f"{seconds:.1f} (earlier run, reused)" if seconds is not None else "earlier run, reused (not recorded)"

@@ -221,6 +221,15 @@ def test_a_finished_run_is_reused_only_for_the_budget_it_trained(tmp_path):
     assert Path(run["run_dir"], "checkpoint-9").is_dir()
 
 
+def test_a_resumed_stage_reports_its_loop_time_over_all_calls():
+    """Its loop ran partly in earlier calls: more loop time than this call's wall time gives that away."""
+    from procpre.compare import _stage_time
+
+    assert _stage_time(2.0, 5.0) == {"seconds": 5.0, "resumed": True, "loop_seconds": 5.0}
+    assert _stage_time(6.0, 5.0) == {"seconds": 6.0, "loop_seconds": 5.0}
+    assert _stage_time(6.0, None) == {"seconds": 6.0, "loop_seconds": None}
+
+
 def test_every_finding_builds_valid_comparisons():
     for finding in ("1", "2", "3", "4", "5", "6"):
         for scale in ("smoke", "full"):
@@ -277,7 +286,7 @@ def test_reproduce_smoke_report(tmp_path, tiny_smoke):
     summary = data["comparisons"][0]["report"]["summary"]
     run_dir = Path(summary["set"]["metrics"] and data["comparisons"][0]["dir"]) / "runs" / "set" / "seed-0"
     test = json.loads((run_dir / "test_metrics.json").read_text())
-    assert f"{100 * test['accuracy']:.2f} ± 0.00" in text
+    assert f"| {100 * test['published_accuracy']:.2f} | {100 * test['accuracy']:.2f} |" in text  # one seed: no ±
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == 6
 
@@ -321,6 +330,7 @@ def test_rerun_reuses_finished_runs_and_reports_their_recorded_time(tmp_path):
         "seed": 0,
         "seconds": recorded,
         "reused": True,
+        "loop_seconds": recorded,
     }
     assert all(t.get("reused") for t in second["timings"]) and not any(t.get("reused") for t in first["timings"])
     assert f"{recorded:.1f} (earlier run, reused)" in (tmp_path / "cmp" / "report.md").read_text()
@@ -410,3 +420,19 @@ def test_every_shipped_recipe_is_valid(path: Path) -> None:
     else:
         config = load_config(path)
         assert config.build_task().length > 0
+
+
+def test_mean_curves_use_only_the_steps_every_seed_reached():
+    """A seed that stopped early must not leave the survivors' values standing in for the arm's mean."""
+    from procpre.report import data_efficiency
+
+    def run(arm, seed, losses):
+        return {
+            "arm": arm,
+            "seed": seed,
+            "history": [{"step": 10 * (i + 1), "val_loss": v} for i, v in enumerate(losses)],
+        }
+
+    runs = [run("scratch", 0, [3.0, 2.0, 1.0]), run("scratch", 1, [3.0, 2.0]), run("pre", 0, [2.0, 1.5])]
+    # the baseline's mean curve ends at step 20 (2.0), not at seed 0's step 30 (1.0)
+    assert data_efficiency(runs, "scratch") == {"scratch": 1.0, "pre": 0.5}
