@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from procpre import __version__
 from procpre.cards import render_dataset_card
-from procpre.data import check_seed, iter_range
+from procpre.data import check_seed, fixed_test_set, iter_range
 from procpre.streaming import block_table, features
 from procpre.tasks.base import Task, TaskError
 
@@ -45,10 +45,11 @@ class ConfigSpec:
     task: Task
     seed: int
     splits: dict[str, int]
+    config_name: str | None = None  # default: the task's name
 
     @property
     def name(self) -> str:
-        return self.task.name
+        return self.config_name or self.task.name
 
     def manifest_entry(self) -> dict[str, Any]:
         return {
@@ -110,6 +111,10 @@ def plan_export(out_dir: Path, specs: list[ConfigSpec]) -> tuple[list[ConfigSpec
 def _write_split(spec: ConfigSpec, split: str, count: int, folder: Path) -> None:
     task = spec.task
     schema = features(task).arrow_schema
+    if split == "test" and task.heldout_size:  # the distinct samples the training stream never emits
+        path = folder / "test-00000-of-00001.parquet"
+        pq.write_table(block_table(fixed_test_set(task, spec.seed)[:count], 0).cast(schema), path)
+        return
     per_shard = max(task.block_size, (TOKENS_PER_SHARD // task.length) // task.block_size * task.block_size)
     num_shards = max(1, -(-count // per_shard))
     for shard in range(num_shards):
@@ -128,17 +133,26 @@ def export_dataset(
     validation: int = 0,
     test: int = 0,
     command: str | None = None,
+    names: list[str] | None = None,
 ) -> ExportResult:
-    """Generate and write every task as one config; see the module docstring for the layout."""
+    """Generate and write every task as one config (named `names`, default the task names); see the module
+    docstring for the layout. A downstream task's test split is its held-out test set, as a run scores it."""
     check_seed(seed)
     for name, count in (("--num-samples", num_samples), ("--validation", validation), ("--test", test)):
         if count < 0:
             raise ExportError(f"{name} must be >= 0, got {count}")
     if num_samples == 0:
         raise ExportError("--num-samples must be >= 1")
+    for task in tasks:
+        if task.heldout_size and test > task.heldout_size:
+            raise ExportError(
+                f"--test {test} exceeds {task.name}'s held-out test set ({task.heldout_size} samples); "
+                f"lower --test or raise -p test_size"
+            )
     out = Path(out_dir)
     splits = {"train": num_samples, "validation": validation, "test": test}
-    specs = [ConfigSpec(t, seed, {k: v for k, v in splits.items() if v}) for t in tasks]
+    names = names or [None] * len(tasks)
+    specs = [ConfigSpec(t, seed, {k: v for k, v in splits.items() if v}, n) for t, n in zip(tasks, names)]
     todo, unchanged = plan_export(out, specs)
     result = ExportResult(out, unchanged=unchanged)
     if not todo:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from datasets.distributed import split_dataset_by_node
 
 from procpre.cli import DEFAULT_BENCH_TASKS, main
-from procpre.data import generate, generate_block, iter_range
+from procpre.data import fixed_test_set, generate, generate_block, iter_range
 from procpre.export import ExportError, export_dataset
 from procpre.streaming import procedural_dataset
 from procpre.tasks import TaskError, get_task
@@ -153,6 +153,23 @@ def test_export_round_trip(tmp_path):
     assert rows[7]["input_ids"] == generate(tasks[1], 4, "validation", 7, 8).input_ids[0].tolist()
     manifest = json.loads((out / "procpre.json").read_text())
     assert manifest["configs"]["set"]["seed"] == 4
+
+
+def test_a_downstream_task_exports_its_held_out_test_set_as_scored(tmp_path):
+    """The test split is the fixed set a downstream run scores: distinct, and never in the training stream."""
+    task = get_task("sorting_4", vocab=4, test_size=60)  # 4 numbers in 0..3: duplicates are common
+    out = tmp_path / "data"
+    export_dataset([task], out, 2000, seed=3, test=50, names=["sorting-seed3"])
+    test = np.array(datasets.load_dataset(str(out), "sorting-seed3", split="test")["input_ids"])
+    assert np.array_equal(test, fixed_test_set(task, 3).input_ids[:50])
+    assert len({row.tobytes() for row in test}) == 50
+    raw = generate(task, 3, "test", 0, 50).input_ids
+    assert len({row.tobytes() for row in raw}) < 50  # what the raw test stream would have given
+    train = np.array(datasets.load_dataset(str(out), "sorting-seed3", split="train")["input_ids"])
+    assert not {row.tobytes() for row in train} & {row.tobytes() for row in test}
+    assert "held-out test set" in (out / "README.md").read_text()
+    with pytest.raises(ExportError, match="exceeds sorting's held-out test set .60 samples"):
+        export_dataset([task], tmp_path / "more", 10, test=61)
 
 
 def test_export_refuses_to_overwrite_different_data(tmp_path):
