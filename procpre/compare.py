@@ -21,6 +21,7 @@ runs' own metrics files.
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 from procpre.checkpoint import check_same_run, latest_checkpoint, read_run_meta
 from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
 from procpre.downstream import TEST_METRICS, run_downstream
+from procpre.export import export_dataset
 from procpre.jobs import Job, run_jobs
 from procpre.report import collect_run, write_report
 from procpre.train import finished_checkpoint, read_history, train
@@ -146,9 +148,8 @@ def load_comparison(path: str | Path) -> Comparison:
 
 def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log: list[dict[str, Any]]) -> str:
     """Run (or reuse, or resume) a named procedural pretraining under `root/name`; return its checkpoint."""
-    recipe = {k: v for k, v in recipe.items() if k != "name"}
     save_dir = root / name
-    config = load_config(None, {"seed": seed, **recipe, "save_dir": str(save_dir), "resume": True})
+    config = _pretraining_config(recipe, seed, save_dir)
     started = time.perf_counter()
     done = finished_checkpoint(save_dir, config)
     reused = done is not None
@@ -180,6 +181,12 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
         }
     )
     return str(checkpoint)
+
+
+def _pretraining_config(recipe: dict[str, Any], seed: int, save_dir: Path) -> TrainConfig:
+    """A named pretraining's recipe as it trains: the comparison's first seed unless the recipe sets one."""
+    recipe = {k: v for k, v in recipe.items() if k != "name"}
+    return load_config(None, {"seed": seed, **recipe, "save_dir": str(save_dir), "resume": True})
 
 
 def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
@@ -368,15 +375,16 @@ def run_comparison(
     out_dir: str | Path,
     push_to_hub: str | None = None,
     pretrain_dir: str | Path | None = None,
-    push_pretrainings: bool = True,
+    push_shared: bool = True,
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Run every arm and seed (resuming finished or interrupted runs), then write the report.
 
     Pretrainings live under `pretrain_dir` (default `out_dir/pretrain`) by name, so
     several comparisons can share them. `push_to_hub` is a repo-id prefix: each
-    downstream model goes to PREFIX-TASK-ARM-seedN and, with `push_pretrainings`, each
-    pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches).
+    downstream model goes to PREFIX-TASK-ARM-seedN and, with `push_shared`, what comparisons may share:
+    each pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches)
+    and the data (`export_comparison_data`) to the dataset repo PREFIX-data.
     `jobs` > 1 runs independent trainings at once in that many processes (`procpre.jobs`);
     the report then gives each stage's own wall time.
     """
@@ -410,9 +418,51 @@ def run_comparison(
         if key in measured:
             timing.pop("reused", None)
             timing.update(_stage_time(measured[key], timing["loop_seconds"]))
-    if push_to_hub and push_pretrainings:
-        push_pretraining_runs(root, push_to_hub)
+    if push_to_hub and push_shared:
+        push_shared_runs([comparison], out, root, push_to_hub)
     return write_report(comparison, runs, timings, out)
+
+
+#: training samples a comparison's dataset repo shows per config (the full stream regenerates from task and seed)
+DATA_PREVIEW = 10_000
+
+
+def export_comparison_data(comparison: Comparison, data_dir: str | Path, root: Path) -> list[str]:
+    """The data a comparison trained and scored on, as one Hub-layout dataset folder; returns its configs.
+
+    Per downstream task and seed (`TASK-seedN`): the held-out test set as scored, the validation set and
+    the first training samples; per pretraining (by its name): its validation set and first training samples,
+    under the seed it trained with. Folders shared by several comparisons keep what is already there.
+    """
+    written = []
+    tasks = {}
+    for arm in comparison.arms:
+        recipe = {**comparison.downstream, **arm.downstream}
+        config = load_config(None, recipe)
+        tasks.setdefault(json.dumps(config.build_task().config_dict(), sort_keys=True), (recipe["task"], config))
+    for task_id, config in tasks.values():
+        task = config.build_task()
+        for seed in comparison.seeds:
+            name = f"{task_id}-seed{seed}"  # the task id the recipe names, e.g. sorting_10
+            validation = config.eval_samples
+            export_dataset([task], data_dir, DATA_PREVIEW, seed, validation, task.heldout_size, names=[name])
+            written.append(name)
+    for name, recipe in dict(p for arm in comparison.arms for p in _pretrainings(arm)).items():
+        config = _pretraining_config(recipe, comparison.seeds[0], root / name)
+        task = config.build_task()
+        export_dataset([task], data_dir, DATA_PREVIEW, config.seed, config.eval_samples, names=[name])
+        written.append(name)
+    return written
+
+
+def push_shared_runs(comparisons: list[Comparison], out: Path, pretrain_dir: Path, prefix: str) -> list[str]:
+    """Push the pretrainings under `pretrain_dir` and the comparisons' data (written to `out/data`); the URLs."""
+    from procpre.hub import push_folder
+
+    for comparison in comparisons:
+        export_comparison_data(comparison, out / "data", pretrain_dir)
+    urls = push_pretraining_runs(pretrain_dir, prefix)
+    return [*urls, push_folder(out / "data", f"{prefix}-data", repo_type="dataset")]
 
 
 def push_pretraining_runs(pretrain_dir: Path, prefix: str) -> list[str]:

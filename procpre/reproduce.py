@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procpre.compare import parse_comparison, push_pretraining_runs, run_comparison
+from procpre.compare import parse_comparison, push_shared_runs, run_comparison
 from procpre.config import ConfigError
 
 SCALES = ("full", "smoke")
@@ -281,10 +281,11 @@ def reproduce(
     specs = [with_speed_settings(s, settings) for s in finding_comparisons(finding, scale, list(range(seeds)))]
     started = time.perf_counter()
     sections, reports = [], []
-    for spec in specs:
+    comparisons = [parse_comparison(spec) for spec in specs]
+    for spec, comparison in zip(specs, comparisons):
         sub = out / spec["downstream"]["task"]
         report = run_comparison(
-            parse_comparison(spec), sub, push_to_hub, pretrain_dir=out / "pretrain", push_pretrainings=False, jobs=jobs
+            comparison, sub, push_to_hub, pretrain_dir=out / "pretrain", push_shared=False, jobs=jobs
         )
         reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
         sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))
@@ -300,8 +301,8 @@ def reproduce(
     if scale == "smoke":
         header += ["**Smoke scale: the pipeline only. These numbers are not expected to show the paper's effect.**", ""]
     (out / "REPORT.md").write_text("\n".join(header) + "\n\n".join(sections))
-    if push_to_hub:  # pretrainings are shared between comparisons: push each once
-        push_pretraining_runs(out / "pretrain", push_to_hub)
+    if push_to_hub:  # pretrainings and data are shared between comparisons: push each once
+        push_shared_runs(comparisons, out, out / "pretrain", push_to_hub)
     (out / "report.json").write_text(
         json.dumps({"finding": finding, "scale": scale, "seeds": seeds, "comparisons": reports}, indent=2, default=str)
     )

@@ -388,6 +388,23 @@ def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
         pulled = model.state_dict()
         assert all(torch.equal(pulled[name], value) for name, value in expected.items()), repo_id
         assert "README.md" in hub.api.list_repo_files(repo_id)
+    # and the data: the test set exactly as scored, the validation sets the runs evaluated on
+    import datasets
+
+    from procpre.config import load_config
+    from procpre.data import fixed_test_set, generate
+
+    spec = finding_comparisons("3", "smoke", [0])[0]
+    sorting = load_config(None, spec["downstream"]).build_task()
+    test = datasets.load_dataset(f"{prefix}-data", "sorting_10-seed0", split="test")
+    assert np.array_equal(np.array(test["input_ids"]), fixed_test_set(sorting, 0).input_ids)
+    scored = json.loads((local[f"{prefix}-sorting_10-set-seed0"] / "test_metrics.json").read_text())
+    assert test.num_rows == scored["test_samples"]
+    recipe = json.loads((local[f"{prefix}-pretrain-set-2_4_16"] / "procpre_run.json").read_text())["config"]
+    set_task = load_config(None, {"task": "set", **recipe["task_params"]}).build_task()
+    validation = datasets.load_dataset(f"{prefix}-data", "set-2_4_16", split="validation")
+    expected_validation = generate(set_task, recipe["seed"], "validation", 0, recipe["eval_samples"])
+    assert np.array_equal(np.array(validation["input_ids"]), expected_validation.input_ids)
 
 
 def test_speed_settings_reach_every_stage_of_a_finding() -> None:
