@@ -189,11 +189,51 @@ def per_seed_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+EFFECT_RULE = (
+    "An arm's effect is its gain over the baseline in the published metric. Verdict: *reproduced* when our gain "
+    "has the paper's sign and at least half its size, *smaller* when the sign agrees but it is under half, "
+    "*not reproduced* otherwise; *within seed spread* when our gain is below the larger std of the two arms."
+)
+
+
+def effects(summary: dict[str, Any], paper: dict[str, dict[str, float]], baseline: str) -> list[dict[str, Any]]:
+    """Each pretrained arm's gain over `baseline`, ours and the paper's (points), and a verdict (EFFECT_RULE)."""
+    base_paper = paper.get(baseline, {})
+    out = []
+    for arm, info in summary.items():
+        figure = paper.get(arm, {})
+        metric = next(iter(figure), None) or next(iter(base_paper), None) or "published_accuracy"
+        ours_arm, ours_base = info["metrics"].get(metric), summary.get(baseline, {}).get("metrics", {}).get(metric)
+        if arm == baseline or ours_arm is None or ours_base is None:
+            continue
+        gain = 100 * (ours_arm["mean"] - ours_base["mean"])
+        paper_gain = figure[metric] - base_paper[metric] if metric in figure and metric in base_paper else None
+        verdict = None
+        if paper_gain:
+            agrees = gain * paper_gain > 0
+            verdict = "reproduced" if agrees and gain / paper_gain >= 0.5 else "smaller" if agrees else "not reproduced"
+            spread = 100 * max(ours_arm["std"], ours_base["std"])
+            if min(ours_arm["n"], ours_base["n"]) > 1 and abs(gain) < spread:
+                verdict += ", within seed spread"
+        out.append({"arm": arm, "metric": metric, "gain": gain, "paper_gain": paper_gain, "verdict": verdict})
+    return out
+
+
+def effects_table(rows: list[dict[str, Any]], baseline: str) -> str:
+    lines = [f"| arm | metric | ours − {baseline} (pts) | paper − baseline (pts) | verdict |", "|---|---|---|---|---|"]
+    for row in rows:
+        paper = "-" if row["paper_gain"] is None else f"{row['paper_gain']:+.1f}"
+        cells = [row["arm"], row["metric"], f"{row['gain']:+.2f}", paper, row["verdict"] or "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict[str, Any]], out: Path) -> dict:
     """report.md, report.json, curves.png and final.png in `out`; returns the JSON content."""
     summary = summarise(runs)
     baseline = next((a.name for a in comparison.arms if a.is_baseline), None)
     efficiency = data_efficiency(runs, baseline) if baseline else {}
+    effect_rows = effects(summary, comparison.paper, baseline) if baseline else []
     hardware = {
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
@@ -209,6 +249,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "seeds": comparison.seeds,
         "summary": summary,
         "data_efficiency": efficiency,
+        "effects": effect_rows,
         "timings": timings,
         "hardware": hardware,
         "paper": comparison.paper,
@@ -230,6 +271,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         markdown_table(summary, comparison.paper),
         "",
     ]
+    if effect_rows:
+        lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline), ""]
     if len(comparison.seeds) > 1:
         lines += ["## Per seed", "", per_seed_table(runs), ""]
     lines += [

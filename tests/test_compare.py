@@ -282,6 +282,7 @@ def test_reproduce_smoke_report(tmp_path, tiny_smoke):
     text = path.read_text()
     assert "NOT expected" in text and "paper (%)" in text and "98.1" in text
     assert "SET is pretrained on 8 values" in text  # a measured choice says why, in the report itself
+    assert "## Effect of pretraining" in text and "| set | published_accuracy |" in text
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     summary = data["comparisons"][0]["report"]["summary"]
     run_dir = Path(summary["set"]["metrics"] and data["comparisons"][0]["dir"]) / "runs" / "set" / "seed-0"
@@ -453,3 +454,34 @@ def test_mean_curves_use_only_the_steps_every_seed_reached():
     runs = [run("scratch", 0, [3.0, 2.0, 1.0]), run("scratch", 1, [3.0, 2.0]), run("pre", 0, [2.0, 1.5])]
     # the baseline's mean curve ends at step 20 (2.0), not at seed 0's step 30 (1.0)
     assert data_efficiency(runs, "scratch") == {"scratch": 1.0, "pre": 0.5}
+
+
+def test_effect_verdicts_compare_our_gain_with_the_papers():
+    from procpre.report import effects
+
+    def arm(values):
+        stat = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+        return {"metrics": {"published_accuracy": {**stat, "n": len(values)}}}
+
+    summary = {
+        "scratch": arm([0.4001]),
+        "eca": arm([0.5406]),  # +14.05 against the paper's +10.5: reproduced
+        "weak": arm([0.45]),  # +4.99, under half of +10.5: smaller
+        "worse": arm([0.35]),  # opposite sign
+        "unpublished": arm([0.5]),  # no paper figure: gain only
+    }
+    paper = {
+        "scratch": {"published_accuracy": 59.1},
+        **{a: {"published_accuracy": 69.6} for a in ("eca", "weak", "worse")},
+    }
+    rows = {r["arm"]: r for r in effects(summary, paper, "scratch")}
+    assert rows["eca"]["gain"] == pytest.approx(14.05) and rows["eca"]["paper_gain"] == pytest.approx(10.5)
+    assert [rows[a]["verdict"] for a in ("eca", "weak", "worse", "unpublished")] == [
+        "reproduced",
+        "smaller",
+        "not reproduced",
+        None,
+    ]
+    spread = {"scratch": arm([0.20, 0.95, 0.54]), "eca": arm([0.40, 0.50, 0.46])}  # finding 2, reversed addition
+    (row,) = effects(spread, {"scratch": {"published_accuracy": 76.4}, "eca": {"published_accuracy": 91.0}}, "scratch")
+    assert row["verdict"] == "not reproduced, within seed spread"
