@@ -134,8 +134,8 @@ def _parse_arm(raw: Any, downstream: dict[str, Any]) -> Arm:
     except TransferError as err:
         raise ConfigError(f"arm {name!r}: {err}") from None
     load_config(None, {**downstream, **arm.downstream})
-    for _, recipe in _pretrainings(arm):
-        load_config(None, {k: v for k, v in recipe.items() if k != "name"})
+    for pretraining, recipe in _pretrainings(arm):
+        _pretraining_config(recipe, 0, Path(pretraining))
     return arm
 
 
