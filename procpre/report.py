@@ -261,7 +261,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     lines = [
         f"# {comparison.title}",
         "",
-        f"Downstream: `{recipe.task}` ({task_params}), model `{recipe.model_size}`, "
+        f"Downstream: `{comparison.downstream['task']}` ({task_params}), model `{recipe.model_size}`, "
         f"{recipe.max_steps} steps × batch {recipe.batch_size} (an arm's own steps: table), "
         f"seeds {comparison.seeds}. Hardware: "
         f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads).",
