@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Hashable
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -360,9 +361,28 @@ def comparison_jobs(comparison: Comparison, out: Path, root: Path) -> list[Job]:
     return [*pretrainings.values(), *downstream]
 
 
-def _run_at_once(comparison: Comparison, out: Path, root: Path, jobs: int) -> dict:
+def run_at_once(comparisons: list[tuple[Comparison, Path]], root: Path, jobs: int) -> dict[Path, dict]:
+    """Every training of several comparisons (each with its output folder) in one pool of `jobs` processes.
+
+    A pretraining they share runs once; a downstream run starts as soon as its pretrainings are done, whichever
+    comparison it belongs to. Returns, per output folder, the wall seconds of each job that trained (for
+    `run_comparison(measured=...)`).
+    """
+    pooled: dict[Hashable, Job] = {}
+    for comparison, out in comparisons:
+        for job in comparison_jobs(comparison, out, root):
+            key = job.key if job.key[0] == "pretrain" else (out, *job.key)  # arm names repeat across comparisons
+            pooled.setdefault(key, replace(job, key=key))
+    seconds = _run_pool(list(pooled.values()), jobs)
+    return {
+        out: {k[1:] if k[0] == out else k: v for k, v in seconds.items() if k[0] in (out, "pretrain")}
+        for _, out in comparisons
+    }
+
+
+def _run_pool(job_list: list[Job], jobs: int) -> dict:
     try:
-        return run_jobs(comparison_jobs(comparison, out, root), jobs)
+        return run_jobs(job_list, jobs)
     except (KeyboardInterrupt, BrokenProcessPool):
         raise ComparisonInterrupted(
             "a training process stopped (interrupted or killed); each running training saved a checkpoint "
@@ -377,6 +397,7 @@ def run_comparison(
     pretrain_dir: str | Path | None = None,
     push_shared: bool = True,
     jobs: int = 1,
+    measured: dict | None = None,
 ) -> dict[str, Any]:
     """Run every arm and seed (resuming finished or interrupted runs), then write the report.
 
@@ -386,14 +407,16 @@ def run_comparison(
     each pretraining run here to PREFIX-pretrain-NAME (final checkpoint on main, earlier ones as branches)
     and the data (`export_comparison_data`) to the dataset repo PREFIX-data.
     `jobs` > 1 runs independent trainings at once in that many processes (`procpre.jobs`);
-    the report then gives each stage's own wall time.
+    the report then gives each stage's own wall time. `measured` (from `run_at_once`, which trained
+    this comparison's runs beside others') gives those wall times instead.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(pretrain_dir) if pretrain_dir else out / "pretrain"
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
-    measured = _run_at_once(comparison, out, root, jobs) if jobs > 1 else {}
+    if measured is None:
+        measured = _run_pool(comparison_jobs(comparison, out, root), jobs) if jobs > 1 else {}
     timings: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for arm in comparison.arms:

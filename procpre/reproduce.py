@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procpre.compare import parse_comparison, push_shared_runs, run_comparison
+from procpre.compare import parse_comparison, push_shared_runs, run_at_once, run_comparison
 from procpre.config import ConfigError
 
 SCALES = ("full", "smoke")
@@ -274,7 +274,7 @@ def reproduce(
 
     `push_to_hub` (a repo-id prefix) publishes every pretrained and downstream model (see `run_comparison`).
     `torch_compile` sets that training key in every stage (speed only; recorded in each recipe);
-    `jobs` runs each comparison's independent trainings at once (`run_comparison`).
+    `jobs` runs the independent trainings of all the finding's comparisons at once (`run_at_once`).
     """
     out = Path(out_dir)
     settings = {"torch_compile": torch_compile} if torch_compile != "no" else {}
@@ -282,10 +282,12 @@ def reproduce(
     started = time.perf_counter()
     sections, reports = [], []
     comparisons = [parse_comparison(spec) for spec in specs]
-    for spec, comparison in zip(specs, comparisons):
-        sub = out / spec["downstream"]["task"]
+    folders = [out / spec["downstream"]["task"] for spec in specs]
+    # one pool for the whole finding: a comparison's runs need not wait for the previous comparison's last run
+    measured = run_at_once(list(zip(comparisons, folders)), out / "pretrain", jobs) if jobs > 1 else {}
+    for spec, comparison, sub in zip(specs, comparisons, folders):
         report = run_comparison(
-            comparison, sub, push_to_hub, pretrain_dir=out / "pretrain", push_shared=False, jobs=jobs
+            comparison, sub, push_to_hub, pretrain_dir=out / "pretrain", push_shared=False, measured=measured.get(sub)
         )
         reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
         sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))

@@ -485,3 +485,17 @@ def test_effect_verdicts_compare_our_gain_with_the_papers():
     spread = {"scratch": arm([0.20, 0.95, 0.54]), "eca": arm([0.40, 0.50, 0.46])}  # finding 2, reversed addition
     (row,) = effects(spread, {"scratch": {"published_accuracy": 76.4}, "eca": {"published_accuracy": 91.0}}, "scratch")
     assert row["verdict"] == "not reproduced, within seed spread"
+
+
+def test_a_finding_on_two_processes_pools_its_comparisons(tmp_path, tiny_smoke):
+    """Finding 2's two comparisons share one ECA pretraining: one pool trains it once and runs all four arms."""
+    reproduce("2", "smoke", tmp_path / "r", seeds=1, jobs=2)
+    assert [p.name for p in (tmp_path / "r" / "pretrain").iterdir()] == ["eca-2_4_16"]
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [c["task"] for c in data["comparisons"]] == ["additionstream_10", "forwardaddition_5"]
+    for comparison in data["comparisons"]:
+        stages = {(t["stage"], t["arm"]): t for t in comparison["report"]["timings"]}
+        assert set(stages) == {("pretrain", "eca-2_4_16"), ("downstream", "scratch"), ("downstream", "eca")}
+        assert all(t["seconds"] > 0 and not t.get("reused") for t in stages.values()), stages  # measured in the pool
+        for arm in ("scratch", "eca"):
+            assert (Path(comparison["dir"]) / "runs" / arm / "seed-0" / "test_metrics.json").exists()
