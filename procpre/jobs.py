@@ -8,10 +8,13 @@ gets its own CUDA context; each gets an equal share of the CPU threads.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +45,8 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
     waiting, done, seconds = list(jobs), set(), {}
     running: dict[Future, Job] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share_cpu, initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads, os.getpid()))
+    with pool, _workers_stop_on_sigterm():
         try:
             while waiting or running:
                 for job in [j for j in waiting if set(j.needs) <= done]:
@@ -63,13 +67,52 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
     return seconds
 
 
-def _share_cpu(threads: int) -> None:
+@contextlib.contextmanager
+def _workers_stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM to this process (a scheduler, `kill`) stops every training as Ctrl-C does: each saves first."""
+
+    def stop(signum: int, frame: Any) -> None:
+        for worker in multiprocessing.active_children():
+            worker.terminate()  # SIGTERM: a training saves a checkpoint and stops
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_PARENT: int | None = None  # in a worker: the pid of the process that runs the pool
+
+
+def _start_worker(threads: int, parent: int) -> None:
     import torch
 
+    global _PARENT
+    _PARENT = parent
     torch.set_num_threads(threads)
+    threading.Thread(target=_stop_with_parent, daemon=True).start()
+
+
+def _orphaned() -> bool:
+    return _PARENT is not None and os.getppid() != _PARENT
+
+
+def _stop_with_parent(grace_s: float = 600.0) -> None:
+    """A worker whose parent died (killed hard) stops its training with a checkpoint, then exits: no orphans."""
+    while not _orphaned():
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)  # training: saves, stops, and `_timed` exits; idle: exits now
+    time.sleep(grace_s)  # a job that ignores the signal
+    os._exit(1)
 
 
 def _timed(call: Callable[..., Any], args: tuple[Any, ...]) -> float | None:
     started = time.perf_counter()
-    worked = call(*args)
+    try:
+        worked = call(*args)
+    finally:
+        if _orphaned():  # nobody waits for the result
+            os._exit(1)
     return None if worked is False else time.perf_counter() - started

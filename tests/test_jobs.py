@@ -92,7 +92,10 @@ def test_a_downstream_run_is_the_same_whatever_ran_before_it(tmp_path: Path) -> 
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_ctrl_c_stops_every_process_with_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "sigkill"])
+def test_a_stopped_run_leaves_checkpoints_no_processes_and_resumes(tmp_path: Path, stop: str) -> None:
+    """Ctrl-C reaches every process of the group; SIGTERM (a scheduler, `kill`) and SIGKILL reach the main one
+    only: it tells its workers, or they notice it is gone. Each training saves where it stopped."""
     import os
     import signal
     import subprocess
@@ -127,15 +130,33 @@ def test_ctrl_c_stops_every_process_with_checkpoints_and_the_same_command_resume
         while not all(p.exists() for p in logs) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.1)
         assert all(p.exists() for p in logs), "both trainings should have started"
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
+        if stop == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
+        else:
+            os.kill(proc.pid, signal.SIGTERM if stop == "sigterm" else signal.SIGKILL)
         output, _ = proc.communicate(timeout=120)
+        deadline = time.time() + 60
+        while _group_alive(proc.pid) and time.time() < deadline:  # the workers of a killed main stop on their own
+            time.sleep(0.2)
+        assert not _group_alive(proc.pid), "a worker outlived the run"
     finally:
-        if proc.poll() is None:
+        if _group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, output[-3000:]
-    assert "run the same command again to resume" in output and "Traceback" not in output
+    if stop != "sigkill":
+        assert proc.returncode == 130, output[-3000:]
+        assert "run the same command again to resume" in output and "Traceback" not in output
     assert all(list(p.parent.glob("checkpoint-*")) for p in logs)  # both saved where they stopped
 
     resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resumed from" in resumed.stdout and (out / "report.md").exists()
+
+
+def _group_alive(group: int) -> bool:
+    import os
+
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
