@@ -76,6 +76,9 @@ def _workers_stop_on_sigterm() -> Iterator[None]:
             worker.terminate()  # SIGTERM: a training saves a checkpoint and stops
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield
