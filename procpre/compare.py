@@ -154,7 +154,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     started = time.perf_counter()
     done = finished_checkpoint(save_dir, config)
     reused = done is not None
-    if done is not None:
+    if reused:
         check_same_run(done, config, {})
     else:
         result = train(config)
@@ -173,7 +173,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
         {
             "stage": "pretrain",
             "arm": name,
-            **_seconds(started, checkpoint, reused),
+            **_seconds(started, meta.get("train_seconds"), reused),
             "task": meta["task"],
             "step": meta["step"],
             "tokens_seen": meta.get("tokens_seen", 0),
@@ -199,9 +199,8 @@ def validation_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
     return {k.removeprefix("val_"): v for k, v in last.items() if k.startswith("val_")} | {"step": last["step"]}
 
 
-def _seconds(started: float, checkpoint: Path, reused: bool) -> dict[str, Any]:
-    """Wall time of a stage that ended at `checkpoint`: see `_stage_time`."""
-    recorded = read_run_meta(checkpoint).get("train_seconds")
+def _seconds(started: float, recorded: float | None, reused: bool) -> dict[str, Any]:
+    """Wall time of a stage whose run recorded `recorded` seconds of training loop: see `_stage_time`."""
     if reused:
         return {"seconds": recorded, "reused": True, "loop_seconds": recorded}
     return _stage_time(time.perf_counter() - started, recorded)
@@ -425,9 +424,9 @@ def run_comparison(
             config = _downstream_config(comparison, arm, seed, out, source, procedural)
             started = time.perf_counter()
             trained = _train_downstream(config, mix, arm.name, seed)
-            final = latest_checkpoint(config.save_dir)
+            recorded = read_run_meta(latest_checkpoint(config.save_dir)).get("train_seconds")
             timings.append(
-                {"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, final, not trained)}
+                {"stage": "downstream", "arm": arm.name, "seed": seed, **_seconds(started, recorded, not trained)}
             )
             runs.append(
                 collect_run(arm.name, seed, Path(config.save_dir), procedural_tokens=procedural, budget=arm.budget)
