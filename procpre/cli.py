@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -449,11 +451,26 @@ def downstream_lm(
 PUSH_PREFIX_HELP = "Push every model: PREFIX-TASK-ARM-seedN downstream, PREFIX-pretrain-NAME pretrained."
 
 
-def _push_retry_hint(err: Exception, out_dir: str | Path) -> str:
-    return (
-        f"{err}. Every run is saved under {out_dir}; run the same command again to retry the push "
-        "(finished runs are reused, not retrained)"
-    )
+@contextmanager
+def _comparison_errors(out_dir: str | Path) -> Iterator[None]:
+    """What `compare` and `reproduce` say when a run stops: interrupted, bad recipe, or a failed push."""
+    from procpre.compare import ComparisonInterrupted
+    from procpre.config import ConfigError
+    from procpre.hub import PushError
+    from procpre.transfer import TransferError
+
+    try:
+        yield
+    except ComparisonInterrupted as err:
+        click.echo(f"interrupted: {err}")
+        raise SystemExit(130) from None
+    except (ConfigError, TaskError, TransferError) as err:
+        _fail(str(err))
+    except PushError as err:
+        _fail(
+            f"{err}. Every run is saved under {out_dir}; run the same command again to retry the push "
+            "(finished runs are reused, not retrained)"
+        )
 
 
 JOBS_OPTION = click.option(
@@ -484,23 +501,13 @@ def compare(
     comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None, pretrain_dir: str | None, jobs: int
 ) -> None:
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
-    from procpre.compare import ComparisonInterrupted, load_comparison, run_comparison
-    from procpre.config import ConfigError
-    from procpre.hub import PushError
-    from procpre.transfer import TransferError
+    from procpre.compare import load_comparison, run_comparison
 
-    try:
+    with _comparison_errors(out_dir):
         spec = load_comparison(comparison)
         if seeds:
             spec.seeds = list(range(seeds))
         run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir, jobs=jobs)
-    except ComparisonInterrupted as err:
-        click.echo(f"interrupted: {err}")
-        raise SystemExit(130) from None
-    except (ConfigError, TaskError, TransferError) as err:
-        _fail(str(err))
-    except PushError as err:
-        _fail(_push_retry_hint(err, out_dir))
     click.echo((Path(out_dir) / "report.md").read_text())
     click.echo(f"report: {Path(out_dir) / 'report.md'} (plots and report.json beside it)")
 
@@ -539,25 +546,14 @@ def reproduce_command(
     """Reproduce a finding of the paper (1 haystack, 2 addition, 3 sorting, 4 multiplication, 5 mixing, 6 control)."""
     import os
 
-    from procpre.compare import ComparisonInterrupted
-    from procpre.config import ConfigError
-    from procpre.hub import PushError
     from procpre.reproduce import reproduce
-    from procpre.transfer import TransferError
 
     _require_device(device)
     if device == "cpu":
         os.environ["ACCELERATE_USE_CPU"] = "true"
     out = Path(out_dir or f"runs/reproduce-{finding}-{scale}")
-    try:
+    with _comparison_errors(out):
         report = reproduce(finding, scale, out, seeds, push_to_hub=repo_prefix, torch_compile=torch_compile, jobs=jobs)
-    except ComparisonInterrupted as err:
-        click.echo(f"interrupted: {err}")
-        raise SystemExit(130) from None
-    except (ConfigError, TaskError, TransferError) as err:
-        _fail(str(err))
-    except PushError as err:
-        _fail(_push_retry_hint(err, out))
     click.echo(report.read_text())
     click.echo(f"report: {report}")
 

@@ -408,6 +408,27 @@ def test_reproduce_pushes_every_model_to_the_hub(tmp_path, tiny_smoke, hub):
     assert np.array_equal(np.array(validation["input_ids"]), expected_validation.input_ids)
 
 
+def test_a_failed_comparison_push_keeps_every_run_and_says_how_to_retry(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    import yaml
+
+    import procpre.hub
+
+    recipe = tmp_path / "cmp.yaml"
+    recipe.write_text(
+        yaml.safe_dump({"seeds": [0], "downstream": {"task": "sorting_4", **TINY}, "arms": [{"name": "scratch"}]})
+    )
+    out = tmp_path / "out"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:1")
+    monkeypatch.setattr(procpre.hub.time, "sleep", lambda seconds: None)
+    args = ["compare", str(recipe), "--out", str(out), "--push-to-hub", "test-user/unreachable"]
+    result = CliRunner().invoke(main, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and lines[-1].startswith("Error: ") and "Traceback" not in result.output
+    assert f"Every run is saved under {out}; run the same command again to retry the push" in lines[-1]
+    assert (out / "runs" / "scratch" / "seed-0" / "test_metrics.json").is_file()
+
+
 def test_speed_settings_reach_every_stage_of_a_finding() -> None:
     from procpre.reproduce import finding_comparisons, with_speed_settings
 
