@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from procpre.checkpoint import RUN_META, latest_checkpoint
 from procpre.config import load_config
 from procpre.downstream import TEST_METRICS
 from procpre.train import read_history
@@ -25,12 +26,15 @@ def collect_run(arm: str, seed: int, run_dir: Path, procedural_tokens: int = 0, 
     test_path = run_dir / TEST_METRICS
     test = json.loads(test_path.read_text()) if test_path.exists() else {}
     semantic = max((r.get("tokens_seen", 0) for r in history), default=0)
+    final = latest_checkpoint(run_dir)
+    meta = json.loads((final / RUN_META).read_text()) if final and (final / RUN_META).is_file() else {}
     return {
         "arm": arm,
         "seed": seed,
         "run_dir": str(run_dir),
         "history": history,
         "test": test,
+        "transfer": meta.get("transfer"),  # what the run recorded it copied, parameter counts included
         "procedural_tokens": procedural_tokens,
         "semantic_tokens": semantic,
         "budget": budget,
@@ -189,6 +193,36 @@ def per_seed_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _checkpoint_name(path: str) -> str:
+    """`.../pretrain/dyck-2_4_16/checkpoint-8000` -> `dyck-2_4_16/checkpoint-8000`; a Hub id stays as it is."""
+    where = Path(path)
+    return f"{where.parent.name}/{where.name}" if where.name.startswith("checkpoint-") else path
+
+
+def arms_table(runs: list[dict[str, Any]]) -> str:
+    """What each arm's model started from, as its first run recorded it: a reader need not trust the recipe."""
+    lines = [
+        "| arm | transferred (parameters copied) | from | token embeddings | frozen |",
+        "|---|---|---|---|---|",
+    ]
+    first: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        first.setdefault(run["arm"], run)
+    for arm, run in first.items():
+        record = run.get("transfer") or {}
+        plan, copied = record.get("plan", {}), record.get("copied", {})
+        parts = ", ".join(f"{c} ({copied.get(c, 0):,})" for c in plan) or "nothing: trained from scratch"
+        parts += "".join(f"; {note}" for note in record.get("notes", []))
+        sources = "; ".join(
+            f"{', '.join(c for c in plan if plan[c] == s)} ← {_checkpoint_name(s)}"
+            for s in dict.fromkeys(plan.values())
+        )
+        embeddings = record.get("embedding_init", "-") if "embed" in plan else "fresh"
+        frozen = ", ".join(sorted(record.get("frozen") or {})) or "-"
+        lines.append(f"| {arm} | {parts} | {sources or '-'} | {embeddings} | {frozen} |")
+    return "\n".join(lines)
+
+
 EFFECT_RULE = (
     "An arm's effect is its gain over the baseline in the published metric. Verdict: *reproduced* when our gain "
     "has the paper's sign and at least half its size, *smaller* when the sign agrees but it is under half, "
@@ -271,6 +305,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         markdown_table(summary, comparison.paper),
         "",
     ]
+    lines += ["## Arms: what each model started from", "", arms_table(runs), ""]
     if effect_rows:
         lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline), ""]
     if len(comparison.seeds) > 1:

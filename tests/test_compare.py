@@ -290,6 +290,10 @@ def test_reproduce_smoke_report(tmp_path, tiny_smoke):
     assert f"| {100 * test['published_accuracy']:.2f} | {100 * test['accuracy']:.2f} |" in text  # one seed: no ±
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == 6
+    # what each arm started from is read from the run's own record of its transfer
+    copied = json.loads((run_dir / "checkpoint-6" / "procpre_run.json").read_text())["transfer"]["copied"]
+    assert f"| set | attn ({copied['attn']:,}) | attn ← set-2_4_16/checkpoint-6 | fresh | - |" in text
+    assert "| scratch | nothing: trained from scratch | - | fresh | - |" in text
 
 
 def test_release_style_downstream_yaml(tmp_path):
