@@ -524,3 +524,29 @@ def test_a_finding_on_two_processes_pools_its_comparisons(tmp_path, tiny_smoke):
         assert all(t["seconds"] > 0 and not t.get("reused") for t in stages.values()), stages  # measured in the pool
         for arm in ("scratch", "eca"):
             assert (Path(comparison["dir"]) / "runs" / arm / "seed-0" / "test_metrics.json").exists()
+
+
+def test_arms_table_names_each_component_and_where_it_came_from():
+    """A mixed arm lists each component beside its own checkpoint; only a transferred `embed` has an init."""
+    from procpre.report import arms_table
+
+    mixed = {
+        "plan": {"attn": "r/pretrain/set-2_4_16/checkpoint-30000", "ffn": "r/pretrain/eca-2_4_16/checkpoint-8000"},
+        "copied": {"attn": 2176, "ffn": 4352},
+        "embedding_init": "average",
+        "frozen": {"attn": 2176},
+    }
+    full = {
+        "plan": dict.fromkeys(("attn", "ffn", "ln", "embed"), "me/dyck-model"),
+        "copied": {"attn": 1, "ffn": 2, "ln": 3, "embed": 4},
+        "embedding_init": "average",
+        "notes": ["wpe: 64 of 128 positions copied"],
+    }
+    runs = [{"arm": "mix", "transfer": mixed}, {"arm": "mix", "transfer": None}, {"arm": "full", "transfer": full}]
+    rows = arms_table(runs).splitlines()[2:]
+    assert rows == [
+        "| mix | attn (2,176), ffn (4,352) | attn ← set-2_4_16/checkpoint-30000; ffn ← eca-2_4_16/checkpoint-8000 "
+        "| fresh | attn |",
+        "| full | attn (1), ffn (2), ln (3), embed (4); wpe: 64 of 128 positions copied | attn, ffn, ln, embed ← "
+        "me/dyck-model | average | - |",
+    ]
