@@ -31,7 +31,7 @@ from typing import Any
 
 from procpre.checkpoint import check_same_run, latest_checkpoint, read_run_meta
 from procpre.config import ConfigError, TrainConfig, load_config, read_yaml
-from procpre.downstream import TEST_METRICS, run_downstream
+from procpre.downstream import TEST_METRICS, backfill_breakdown, run_downstream
 from procpre.export import export_dataset
 from procpre.jobs import Job, run_jobs
 from procpre.report import collect_run, write_report
@@ -319,6 +319,7 @@ def _train_downstream(config: TrainConfig, mix: dict[str, str], arm: str, seed: 
     done = finished_checkpoint(config.save_dir, config)
     if done is not None and (Path(config.save_dir) / TEST_METRICS).exists():
         check_same_run(done, config, plan_paths(config.pretrained, config.transfer, mix))
+        backfill_breakdown(done, config)
         return False
     result = run_downstream(config, mix=mix or None)
     if result.train.stopped == "interrupted":

@@ -21,11 +21,13 @@ from transformers import AutoModelForCausalLM
 from procpre.config import TrainConfig
 from procpre.data import fixed_test_set
 from procpre.modeling import build_model
-from procpre.tasks.base import Block, Task
+from procpre.tasks.base import Block, Grouping, Task
 from procpre.train import TrainResult, train
 from procpre.transfer import TransferReport, build_plan, freeze_components, transfer
 
 TEST_METRICS = "test_metrics.json"
+#: exact match on the test set by the task's error groups (`Task.error_groups`), for tasks that have some
+TEST_BREAKDOWN = "test_breakdown.json"
 
 
 @dataclass
@@ -71,6 +73,38 @@ def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: in
     return out
 
 
+def test_breakdown(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, Any]:
+    """Exact match on the fixed test set per group of each of the task's error groups ({} if it has none)."""
+    if task.kind == "language" or not task.heldout_size:
+        return {}
+    block = fixed_test_set(task, seed)
+    groupings = task.error_groups(block.input_ids)
+    if not groupings:
+        return {}
+    right = answers_right(predict_next_tokens(model, block, batch_size), block)
+    return {
+        "exact_match": float(right.mean()),
+        "samples": len(right),
+        "groups": {name: _by_group(right, grouping) for name, grouping in groupings.items()},
+    }
+
+
+def answers_right(predictions: np.ndarray, block: Block) -> np.ndarray:
+    """Per sample: every scored token predicted (`predict_next_tokens` layout; the exact-match criterion)."""
+    scored = block.loss_mask[:, :-1]
+    return ((predictions[:, :-1] == block.input_ids[:, 1:]) | ~scored).all(1)
+
+
+def _by_group(right: np.ndarray, grouping: Grouping) -> list[dict[str, Any]]:
+    index, labels = grouping
+    rows = []
+    for i, label in enumerate(labels):
+        chosen = index == i
+        if chosen.any():
+            rows.append({"group": label, "samples": int(chosen.sum()), "exact_match": float(right[chosen].mean())})
+    return rows
+
+
 def _validation_block(task: Task, seed: int, n: int = 4000) -> Block:
     from procpre.data import generate
 
@@ -93,6 +127,23 @@ def run_downstream(config: TrainConfig, mix: dict[str, str] | None = None) -> Do
     final = AutoModelForCausalLM.from_pretrained(result.checkpoint)
     test = score_test_set(final, task, config.seed, config.eval_batch_size)
     test["steps"] = float(result.state.step)
+    _write_breakdown(test_breakdown(final, task, config.seed, config.eval_batch_size), result.checkpoint, config)
     for folder in (result.checkpoint, Path(config.save_dir)):
-        (folder / TEST_METRICS).write_text(json.dumps(test, indent=2) + "\n")
+        (folder / TEST_METRICS).write_text(json.dumps(test, indent=2) + "\n")  # last: it marks the run scored
     return DownstreamResult(result, report, test)
+
+
+def backfill_breakdown(checkpoint: Path, config: TrainConfig) -> None:
+    """A run scored before its task had error groups gets its breakdown now, from its final checkpoint."""
+    task = config.build_task()
+    if type(task).error_groups is Task.error_groups or (Path(config.save_dir) / TEST_BREAKDOWN).exists():
+        return
+    model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    _write_breakdown(test_breakdown(model, task, config.seed, config.eval_batch_size), checkpoint, config)
+
+
+def _write_breakdown(breakdown: dict[str, Any], checkpoint: Path, config: TrainConfig) -> None:
+    if not breakdown:
+        return
+    for folder in (checkpoint, Path(config.save_dir)):
+        (folder / TEST_BREAKDOWN).write_text(json.dumps(breakdown, indent=2) + "\n")

@@ -13,7 +13,7 @@ import torch
 
 from procpre.checkpoint import RUN_META, latest_checkpoint
 from procpre.config import load_config
-from procpre.downstream import TEST_METRICS
+from procpre.downstream import TEST_BREAKDOWN, TEST_METRICS
 from procpre.train import read_history
 
 #: test metrics shown in the table, in this order, when present
@@ -25,6 +25,8 @@ def collect_run(arm: str, seed: int, run_dir: Path, procedural_tokens: int = 0, 
     history = read_history(run_dir)
     test_path = run_dir / TEST_METRICS
     test = json.loads(test_path.read_text()) if test_path.exists() else {}
+    breakdown_path = run_dir / TEST_BREAKDOWN
+    breakdown = json.loads(breakdown_path.read_text()) if breakdown_path.exists() else {}
     semantic = max((r.get("tokens_seen", 0) for r in history), default=0)
     final = latest_checkpoint(run_dir)
     meta = json.loads((final / RUN_META).read_text()) if final and (final / RUN_META).is_file() else {}
@@ -35,6 +37,7 @@ def collect_run(arm: str, seed: int, run_dir: Path, procedural_tokens: int = 0, 
         "history": history,
         "test": test,
         "transfer": meta.get("transfer"),  # what the run recorded it copied, parameter counts included
+        "breakdown": breakdown,
         "procedural_tokens": procedural_tokens,
         "semantic_tokens": semantic,
         "budget": budget,
@@ -223,6 +226,33 @@ def arms_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def breakdown_tables(runs: list[dict[str, Any]]) -> list[str]:
+    """Per error grouping of the task: each arm's test exact match (%) per group, mean over its seeds."""
+    scored = [r for r in runs if r.get("breakdown")]
+    if not scored:
+        return []
+    lines = []
+    for name, first_rows in scored[0]["breakdown"]["groups"].items():
+        labels = [row["group"] for row in first_rows]
+        lines += [f"By {name}:", "", "| arm | all | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+        for arm in dict.fromkeys(r["arm"] for r in scored):
+            own = [r["breakdown"] for r in scored if r["arm"] == arm]
+            cells = []
+            for label in labels:
+                values = [g["exact_match"] for b in own for g in b["groups"][name] if g["group"] == label]
+                cells.append(f"{100 * statistics.fmean(values):.1f}" if values else "-")
+            overall = 100 * statistics.fmean(b["exact_match"] for b in own)
+            lines.append(f"| {arm} | {overall:.2f} | " + " | ".join(cells) + " |")
+        counts = [str(row["samples"]) for row in first_rows]
+        lines += [
+            f"| samples (seed {scored[0]['seed']}) | {scored[0]['breakdown']['samples']} | "
+            + " | ".join(counts)
+            + " |",
+            "",
+        ]
+    return lines
+
+
 EFFECT_RULE = (
     "An arm's effect is its gain over the baseline in the published metric. Verdict: *reproduced* when our gain "
     "has the paper's sign and at least half its size, *smaller* when the sign agrees but it is under half, "
@@ -310,6 +340,9 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline), ""]
     if len(comparison.seeds) > 1:
         lines += ["## Per seed", "", per_seed_table(runs), ""]
+    breakdown = breakdown_tables(runs)
+    if breakdown:
+        lines += ["## Where the errors are (test exact match %, mean over seeds)", "", *breakdown]
     lines += [
         "## Token accounting",
         "",
@@ -357,7 +390,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
     lines += [
         "",
-        "Every number above is read from the runs' `metrics.jsonl` and `test_metrics.json` (paths in report.json).",
+        "Every number above is read from the runs' own files (`metrics.jsonl`, `test_metrics.json`, "
+        "`test_breakdown.json`, the final checkpoint's `procpre_run.json`; paths in report.json).",
     ]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return report

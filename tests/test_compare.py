@@ -550,3 +550,29 @@ def test_arms_table_names_each_component_and_where_it_came_from():
         "| full | attn (1), ffn (2), ln (3), embed (4); wpe: 64 of 128 positions copied | attn, ffn, ln, embed ← "
         "me/dyck-model | average | - |",
     ]
+
+
+def test_haystack_report_breaks_exact_match_down_and_backfills_older_runs(tmp_path):
+    """The breakdown is the run's own test set rescored by group; a run scored without one gets it on reuse."""
+    spec = {
+        "title": "hay",
+        "seeds": [0],
+        "downstream": {"task": "condattendstream_6", **TINY},
+        "arms": [{"name": "scratch"}],
+    }
+    out = tmp_path / "cmp"
+    run_comparison(parse_comparison(spec), out)
+    run = out / "runs" / "scratch" / "seed-0"
+    test = json.loads((run / "test_metrics.json").read_text())
+    breakdown = json.loads((run / "test_breakdown.json").read_text())
+    assert breakdown["exact_match"] == pytest.approx(test["exact_match"]) and breakdown["samples"] == 100
+    by_place = breakdown["groups"]["place of the queried pair (1 = first)"]
+    assert sum(g["samples"] for g in by_place) == 100
+    assert sum(g["samples"] * g["exact_match"] for g in by_place) == pytest.approx(100 * test["exact_match"])
+    markdown = (out / "report.md").read_text()
+    cells = " | ".join(f"{100 * g['exact_match']:.1f}" for g in by_place)
+    assert f"| scratch | {100 * test['exact_match']:.2f} | {cells} |" in markdown
+    for path in run.rglob("test_breakdown.json"):  # as a run scored before breakdowns existed
+        path.unlink()
+    run_comparison(parse_comparison(spec), out)
+    assert json.loads((run / "test_breakdown.json").read_text()) == breakdown

@@ -312,3 +312,27 @@ def test_builder_streams_the_filtered_training_data(tmp_path):
     builder = DownstreamTasks(config_name="forwardaddition", params=params, num_train=100, cache_dir=str(tmp_path))
     first = next(iter(builder.as_streaming_dataset("train")))
     assert first["input_ids"] == generate(get_task("forwardaddition", **params), 0, "train", 0, 1).input_ids[0].tolist()
+
+
+def test_haystack_error_groups_count_pairs_and_place_the_queried_one():
+    hay = get_task("condattendstream_3", test_size=0)
+    rows = np.array([[130, 17, 128, 5, 131, 5, 0, 0, 0], [129, 4, 133, 4, 0, 0, 0, 0, 0]])  # q0 is pair 2; q1 pair 1
+    groups = hay.error_groups(rows)
+    index, labels = groups["pairs in the sample"]
+    assert index.tolist() == [1, 0] and labels == ("1", "2", "3")  # three values: one group each
+    index, labels = groups["place of the queried pair (1 = first)"]
+    assert [labels[i] for i in index] == ["2", "1"]
+    # against the generator's own layout, on many samples of the real task
+    big = get_task("condattendstream_30", test_size=0)
+    block = big.sample(np.random.default_rng(0), 2000)
+    index, labels = big.error_groups(block.input_ids)["pairs in the sample"]
+    pairs = block.loss_mask.argmax(1) // 2  # the query sits right after the last pair
+    assert labels == ("1-5", "6-10", "11-15", "16-20", "21-25", "26-30")
+    assert ((pairs - 1) // 5 == index).all()
+
+
+def test_equal_bins_cover_the_range_without_gaps():
+    from procpre.tasks.base import equal_bins
+
+    index, labels = equal_bins(np.array([1, 5, 6, 7, 13]), 1, 13, count=3)
+    assert labels == ("1-5", "6-10", "11-13") and index.tolist() == [0, 0, 1, 1, 2]

@@ -14,6 +14,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+#: a grouping of samples: each sample's group index, and the groups' labels in reading order
+Grouping = tuple[np.ndarray, tuple[str, ...]]
+
+
+def equal_bins(values: np.ndarray, low: int, high: int, count: int = 6) -> Grouping:
+    """Integers in low..high as at most `count` equal ranges labelled `lo-hi` (a single value: `lo`)."""
+    width = -(-(high - low + 1) // count)
+    labels = tuple(
+        f"{lo}-{min(lo + width - 1, high)}" if min(lo + width - 1, high) > lo else str(lo)
+        for lo in range(low, high + 1, width)
+    )
+    return (np.asarray(values) - low) // width, labels
+
 
 class TaskError(ValueError):
     """Bad task name or parameters; the message says what to change."""
@@ -198,6 +211,14 @@ class Task:
 
         Downstream tasks add the published metric's mask here, so it is reported
         under its own name beside the whole-answer accuracy.
+        """
+        return {}
+
+    def error_groups(self, input_ids: np.ndarray) -> dict[str, Grouping]:
+        """Named groupings of samples that the test score is broken down by; none by default.
+
+        A plateau below 100 % is either a class of samples never learned or errors
+        spread over all of them: a grouping by what makes a sample hard tells which.
         """
         return {}
 

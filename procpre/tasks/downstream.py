@@ -36,7 +36,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from procpre.tasks.base import Param, Task, TaskError
+from procpre.tasks.base import Grouping, Param, Task, TaskError, equal_bins
 from procpre.tasks.registry import register
 
 #: the released generators hold out (and evaluate on) 4 000 samples
@@ -426,6 +426,18 @@ class CondAttendStream(Task):
         match = used & (key_cols == (query - big_n)[:, None])
         value = ids[rows, 2 * match.argmax(axis=1) + 1]
         return ok & match.any(axis=1) & (ids[rows, at + 1] == value)
+
+    def error_groups(self, input_ids: np.ndarray) -> dict[str, Grouping]:
+        """By how many pairs the haystack holds, and by the place of the queried pair in it."""
+        ids = np.asarray(input_ids).astype(np.int64)
+        key_slots = ids[:, : 2 * self.n : 2]
+        pairs = ((key_slots >= HALF) & (key_slots < HALF + self.n)).sum(1)  # query tokens start at HALF + n
+        queried_key = ids[np.arange(len(ids)), 2 * pairs] - self.n
+        place = (key_slots == queried_key[:, None]).argmax(1) + 1
+        return {
+            "pairs in the sample": equal_bins(pairs, 1, self.n),
+            "place of the queried pair (1 = first)": equal_bins(place, 1, self.n),
+        }
 
     def metric_masks(self, input_ids: np.ndarray) -> dict[str, np.ndarray]:
         """The published metric: the position whose current token is the query (it predicts the value)."""
