@@ -336,3 +336,19 @@ def test_equal_bins_cover_the_range_without_gaps():
 
     index, labels = equal_bins(np.array([1, 5, 6, 7, 13]), 1, 13, count=3)
     assert labels == ("1-5", "6-10", "11-13") and index.tolist() == [0, 0, 1, 1, 2]
+
+
+def test_arithmetic_error_groups_count_carries_and_operand_digits():
+    task = get_task("forwardaddition_1_2", test_size=0)
+    groups = task.error_groups(task.encode([57, 11, 95], [68, 22, 5]))  # 57+68 and 95+5 carry twice; 11+22 never
+    index, labels = groups["carries"]
+    assert [labels[i] for i in index] == ["2", "0", "2"]
+    index, labels = groups["digits of the longer operand"]
+    assert [labels[i] for i in index] == ["2", "2", "2"] and labels == ("1", "2")
+    # reversed addition reads the same operands least significant digit first
+    stream = get_task("additionstream_1_2", test_size=0)
+    index, labels = stream.error_groups(stream.encode([57, 11, 95], [68, 22, 5]))["carries"]
+    assert [labels[i] for i in index] == ["2", "0", "2"]
+    # a grouping with one group only (operands of one length) says nothing and is left out
+    five = get_task("forwardaddition_5", test_size=0)
+    assert set(five.error_groups(five.encode([12345], [67890]))) == {"carries"}

@@ -61,14 +61,16 @@ def _write(out: np.ndarray, offset: np.ndarray, values: np.ndarray, lengths: np.
     return offset + lengths
 
 
-def _carry(columns: np.ndarray) -> np.ndarray:
-    """Little-endian column sums [n, W] -> decimal digits [n, W] (the sum must fit W digits)."""
+def _carry(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Little-endian column sums [n, W] -> (decimal digits [n, W], columns that carried [n]); the sum fits W."""
     digits = np.empty_like(columns)
     carry = np.zeros(len(columns), dtype=columns.dtype)
+    carried = np.zeros(len(columns), dtype=np.int64)
     for i in range(columns.shape[1]):
         total = columns[:, i] + carry
         digits[:, i], carry = total % 10, total // 10
-    return digits
+        carried += carry > 0
+    return digits, carried
 
 
 def _significant(digits: np.ndarray) -> np.ndarray:
@@ -92,7 +94,7 @@ def _to_digits(values: ArrayLike, width: int) -> tuple[np.ndarray, np.ndarray]:
 class _Arithmetic(Task):
     """`a OP b = answer STOP PAD..`: operands of `min_digits..max_digits` digits, answer digits written `d+20`.
 
-    Subclasses say how the answer is computed (`_answer`), how wide it can be
+    Subclasses say how the answer is computed (`_columns`, before carrying), how wide it can be
     (`answer_width`), whether numbers are written least-significant digit first
     (`lsb_first`), and the slot length (`length`, as published).
     """
@@ -136,9 +138,17 @@ class _Arithmetic(Task):
     def answer_width(self) -> int:
         raise NotImplementedError
 
+    def _columns(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Little-endian column sums [n, answer_width] of the answer, before carrying."""
+        raise NotImplementedError
+
     def _answer(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Little-endian answer digits [n, answer_width] of little-endian operands [n, max_digits]."""
-        raise NotImplementedError
+        return _carry(self._columns(a, b))[0]
+
+    def _carries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Columns of the answer that carry, for little-endian operands."""
+        return _carry(self._columns(a, b))[1]
 
     def _full_width(self, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
         """Answer length with leading zeros kept, from the operand lengths."""
@@ -205,7 +215,21 @@ class _Arithmetic(Task):
         ids = np.asarray(input_ids)
         if ids.ndim != 2 or ids.shape[1] != self.length:
             return np.zeros(len(ids), dtype=bool)
-        ids = ids.astype(np.int64)
+        ok, la, lb, a, b = self._parse(ids.astype(np.int64))
+        expected, _ = self._render(a, la, b, lb)
+        return ok & (expected == ids).all(axis=1)
+
+    def error_groups(self, input_ids: np.ndarray) -> dict[str, Grouping]:
+        """By the longer operand's digit count and by how many columns of the answer carry (when they vary)."""
+        _, la, lb, a, b = self._parse(np.asarray(input_ids).astype(np.int64))
+        groups = {
+            "digits of the longer operand": equal_bins(np.maximum(la, lb), self.min_digits, self.max_digits),
+            "carries": equal_bins(self._carries(a, b), 0, self.answer_width - 1),
+        }
+        return {name: grouping for name, grouping in groups.items() if len(grouping[1]) > 1}
+
+    def _parse(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(well formed, len a, len b, little-endian digits of a, of b) of rows [n, T]; lengths clipped to range."""
         n, d = len(ids), self.max_digits
         is_op, is_eq = ids == OP, ids == EQ
         la = is_op.argmax(axis=1)
@@ -221,8 +245,7 @@ class _Arithmetic(Task):
             x = np.where(j < lengths[:, None], x, 0)
             ok &= ((x >= 0) & (x <= 9)).all(axis=1) & (x[np.arange(n), lengths - 1] != 0)
             operands.append(np.clip(x, 0, 9))
-        expected, _ = self._render(operands[0], la, operands[1], lb)
-        return ok & (expected == ids).all(axis=1)
+        return ok, la, lb, operands[0], operands[1]
 
     def metric_masks(self, input_ids: np.ndarray) -> dict[str, np.ndarray]:
         """The published metric: positions whose *current* token is >= 20 (an output digit or stop).
@@ -251,10 +274,10 @@ class _Addition(_Arithmetic):
     def answer_width(self) -> int:
         return self.max_digits + 1
 
-    def _answer(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _columns(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         columns = np.zeros((len(a), self.answer_width), dtype=np.int64)
         columns[:, : self.max_digits] = a + b
-        return _carry(columns)
+        return columns
 
     def _full_width(self, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
         return np.maximum(la, lb) + 1
@@ -307,12 +330,12 @@ class Multiplication(_Arithmetic):
     def answer_width(self) -> int:
         return 2 * self.max_digits
 
-    def _answer(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _columns(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = self.max_digits
         columns = np.zeros((len(a), self.answer_width), dtype=np.int64)
         for i in range(d):  # schoolbook: column sums stay below 81*d, far from overflow
             columns[:, i : i + d] += a[:, i : i + 1] * b
-        return _carry(columns)
+        return columns
 
     def _full_width(self, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
         return la + lb
