@@ -226,31 +226,64 @@ def arms_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def breakdown_tables(runs: list[dict[str, Any]]) -> list[str]:
-    """Per error grouping of the task: each arm's test exact match (%) per group, mean over its seeds."""
+def breakdown_means(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per error grouping of the task: each arm's test exact match per group (mean over its seeds), from the runs."""
     scored = [r for r in runs if r.get("breakdown")]
-    if not scored:
-        return []
-    lines = []
-    for name, first_rows in scored[0]["breakdown"]["groups"].items():
+    out: dict[str, dict[str, Any]] = {}
+    for name, first_rows in (scored[0]["breakdown"]["groups"] if scored else {}).items():
         labels = [row["group"] for row in first_rows]
-        lines += [f"By {name}:", "", "| arm | all | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+        arms: dict[str, list[float]] = {}
+        overall: dict[str, float] = {}
         for arm in dict.fromkeys(r["arm"] for r in scored):
             own = [r["breakdown"] for r in scored if r["arm"] == arm]
-            cells = []
-            for label in labels:
-                values = [g["exact_match"] for b in own for g in b["groups"][name] if g["group"] == label]
-                cells.append(f"{100 * statistics.fmean(values):.1f}" if values else "-")
-            overall = 100 * statistics.fmean(b["exact_match"] for b in own)
-            lines.append(f"| {arm} | {overall:.2f} | " + " | ".join(cells) + " |")
-        counts = [str(row["samples"]) for row in first_rows]
-        lines += [
-            f"| samples (seed {scored[0]['seed']}) | {scored[0]['breakdown']['samples']} | "
-            + " | ".join(counts)
-            + " |",
-            "",
-        ]
+            rates = [
+                [g["exact_match"] for b in own for g in b["groups"][name] if g["group"] == label] for label in labels
+            ]
+            arms[arm] = [statistics.fmean(v) if v else math.nan for v in rates]
+            overall[arm] = statistics.fmean(b["exact_match"] for b in own)
+        samples = {"seed": scored[0]["seed"], "all": scored[0]["breakdown"]["samples"], "per_group": []}
+        samples["per_group"] = [row["samples"] for row in first_rows]
+        out[name] = {"labels": labels, "arms": arms, "overall": overall, "samples": samples}
+    return out
+
+
+def breakdown_tables(means: dict[str, dict[str, Any]]) -> list[str]:
+    """`breakdown_means` as one Markdown table per grouping (percent)."""
+    lines = []
+    for name, info in means.items():
+        labels = info["labels"]
+        lines += [f"By {name}:", "", "| arm | all | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+        for arm, rates in info["arms"].items():
+            cells = ["-" if math.isnan(x) else f"{100 * x:.1f}" for x in rates]
+            lines.append(f"| {arm} | {100 * info['overall'][arm]:.2f} | " + " | ".join(cells) + " |")
+        counts = " | ".join(str(n) for n in info["samples"]["per_group"])
+        lines += [f"| samples (seed {info['samples']['seed']}) | {info['samples']['all']} | {counts} |", ""]
     return lines
+
+
+def plot_breakdown(means: dict[str, dict[str, Any]], out: Path) -> list[str]:
+    """errors.png: exact match per group, one panel per grouping, one line per arm ([] without groupings)."""
+    if not means:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(means), figsize=(5 * len(means), 3.6), squeeze=False)
+    for ax, (name, info) in zip(axes[0], means.items()):
+        for arm, rates in info["arms"].items():
+            ax.plot(info["labels"], [100 * x for x in rates], marker="o", label=arm)
+        ax.set_xlabel(name)
+        ax.set_ylabel("test exact match (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend()
+    fig.suptitle("where the errors are (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(out / "errors.png", dpi=120)
+    plt.close(fig)
+    return ["errors.png"]
 
 
 EFFECT_RULE = (
@@ -305,6 +338,8 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "torch_threads": torch.get_num_threads(),
     }
     files = plot(runs, summary, out)
+    means = breakdown_means(runs)
+    error_plot = plot_breakdown(means, out)
     recipe = load_config(None, dict(comparison.downstream))  # defaults filled in, as the baseline trained
     task_params = ", ".join(f"{k}={v}" for k, v in recipe.task_params.items())
     report = {
@@ -313,13 +348,14 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "seeds": comparison.seeds,
         "summary": summary,
         "data_efficiency": efficiency,
+        "breakdown": means,
         "effects": effect_rows,
         "timings": timings,
         "hardware": hardware,
         "paper": comparison.paper,
         "notes": comparison.notes,
         "runs": [{k: v for k, v in r.items() if k != "history"} for r in runs],
-        "plots": files,
+        "plots": files + error_plot,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     lines = [
@@ -340,9 +376,9 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline), ""]
     if len(comparison.seeds) > 1:
         lines += ["## Per seed", "", per_seed_table(runs), ""]
-    breakdown = breakdown_tables(runs)
-    if breakdown:
-        lines += ["## Where the errors are (test exact match %, mean over seeds)", "", *breakdown]
+    if means:
+        lines += ["## Where the errors are (test exact match %, mean over seeds)", "", *breakdown_tables(means)]
+        lines += ["![errors.png](errors.png)", ""]
     lines += [
         "## Token accounting",
         "",

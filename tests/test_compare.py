@@ -572,6 +572,7 @@ def test_haystack_report_breaks_exact_match_down_and_backfills_older_runs(tmp_pa
     markdown = (out / "report.md").read_text()
     cells = " | ".join(f"{100 * g['exact_match']:.1f}" for g in by_place)
     assert f"| scratch | {100 * test['exact_match']:.2f} | {cells} |" in markdown
+    assert (out / "errors.png").stat().st_size > 0 and "![errors.png](errors.png)" in markdown
     for path in run.rglob("test_breakdown.json"):  # as a run scored before breakdowns existed
         path.unlink()
     run_comparison(parse_comparison(spec), out)
