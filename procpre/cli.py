@@ -356,6 +356,14 @@ def _mix_option(values: tuple[str, ...]) -> dict[str, str]:
     return mix
 
 
+def _echo_test(result: Any) -> None:
+    """A downstream run's test scores, their breakdown by the task's error groups, and where the model is."""
+    click.echo("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+    for name, groups in result.breakdown.get("groups", {}).items():
+        click.echo(f"  exact match by {name}: " + ", ".join(f"{g['group']} {g['exact_match']:.4f}" for g in groups))
+    click.echo(f"model: {result.train.checkpoint}")
+
+
 @downstream_group.command("algorithmic", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--task", "task_name", default=None, help="Downstream task id, e.g. condattendstream_30.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML recipe (release keys work).")
@@ -395,8 +403,7 @@ def downstream_algorithmic(
         _fail(str(err))
     if result.transfer is not None:
         click.echo(f"transfer: {result.transfer.summary()}")
-    click.echo("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
-    click.echo(f"model: {result.train.checkpoint}")
+    _echo_test(result)
 
 
 @downstream_group.command("lm", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -444,8 +451,7 @@ def downstream_lm(
         result = run_downstream(config)
     except (ConfigError, TaskError, TransferError, CorpusError) as err:
         _fail(str(err))
-    click.echo("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
-    click.echo(f"model: {result.train.checkpoint}")
+    _echo_test(result)
 
 
 PUSH_PREFIX_HELP = "Push every model: PREFIX-TASK-ARM-seedN downstream, PREFIX-pretrain-NAME pretrained."

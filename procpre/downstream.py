@@ -9,7 +9,7 @@ exact match per sample.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class DownstreamResult:
     train: TrainResult
     transfer: TransferReport | None
     test: dict[str, float]
+    breakdown: dict[str, Any] = field(default_factory=dict)  # `test_breakdown`: exact match per group of samples
 
 
 @torch.no_grad()
@@ -127,10 +128,11 @@ def run_downstream(config: TrainConfig, mix: dict[str, str] | None = None) -> Do
     final = AutoModelForCausalLM.from_pretrained(result.checkpoint)
     test = score_test_set(final, task, config.seed, config.eval_batch_size)
     test["steps"] = float(result.state.step)
-    _write_breakdown(test_breakdown(final, task, config.seed, config.eval_batch_size), result.checkpoint, config)
+    breakdown = test_breakdown(final, task, config.seed, config.eval_batch_size)
+    _write_breakdown(breakdown, result.checkpoint, config)
     for folder in (result.checkpoint, Path(config.save_dir)):
         (folder / TEST_METRICS).write_text(json.dumps(test, indent=2) + "\n")  # last: it marks the run scored
-    return DownstreamResult(result, report, test)
+    return DownstreamResult(result, report, test, breakdown)
 
 
 def backfill_breakdown(checkpoint: Path, config: TrainConfig) -> None:

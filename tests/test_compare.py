@@ -577,3 +577,15 @@ def test_haystack_report_breaks_exact_match_down_and_backfills_older_runs(tmp_pa
         path.unlink()
     run_comparison(parse_comparison(spec), out)
     assert json.loads((run / "test_breakdown.json").read_text()) == breakdown
+
+
+def test_cli_downstream_prints_the_breakdown_it_wrote(tmp_path):
+    args = ["downstream", "algorithmic", "--task", "forwardaddition_1_2", "--model_size", "1_2_16", "--max_steps", "4"]
+    args += ["--batch_size", "16", "--eval_every_steps", "4", "--eval_samples", "32", "--save_every_steps", "4"]
+    args += ["--test_size", "200", "--save_dir", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "run" / "test_breakdown.json").read_text())
+    carries = ", ".join(f"{g['group']} {g['exact_match']:.4f}" for g in written["groups"]["carries"])
+    assert f"  exact match by carries: {carries}" in result.output
+    assert [g["group"] for g in written["groups"]["digits of the longer operand"]] == ["1", "2"]
