@@ -52,15 +52,27 @@ def predict_next_tokens(model: torch.nn.Module, block: Block, batch_size: int = 
 
 def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, float]:
     """Published metric, whole-answer token accuracy and exact match on the fixed test set, via `evaluate`."""
+    return evaluate_test_set(model, task, seed, batch_size)[0]
+
+
+def test_breakdown(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, Any]:
+    """Exact match on the fixed test set per group of each of the task's error groups ({} if it has none)."""
+    return evaluate_test_set(model, task, seed, batch_size)[1]
+
+
+def evaluate_test_set(
+    model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """(`score_test_set`, `test_breakdown`) from one pass of the model over the test set."""
     from procpre.metrics import load_metric
 
     if task.kind == "language":  # corpora and formal languages: perplexity (+ answer accuracy), see lm_eval
         from procpre.lm_eval import score_lm
 
-        return score_lm(model, task, seed, batch_size)
+        return score_lm(model, task, seed, batch_size), {}
     block = fixed_test_set(task, seed) if task.heldout_size else _validation_block(task, seed)
-    predictions = predict_next_tokens(model, block, batch_size)[:, :-1]
-    references = block.input_ids[:, 1:]
+    predicted = predict_next_tokens(model, block, batch_size)
+    predictions, references = predicted[:, :-1], block.input_ids[:, 1:]
     metric = load_metric("sequence_accuracy")
     masks = {"": block.loss_mask, **{f"{k}_": v for k, v in task.metric_masks(block.input_ids).items()}}
     out: dict[str, float] = {"test_samples": float(len(block))}
@@ -71,19 +83,11 @@ def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: in
         out[f"{prefix}accuracy"] = float(result["accuracy"])
         if not prefix:
             out["exact_match"] = float(result["exact_match"])
-    return out
-
-
-def test_breakdown(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, Any]:
-    """Exact match on the fixed test set per group of each of the task's error groups ({} if it has none)."""
-    if task.kind == "language" or not task.heldout_size:
-        return {}
-    block = fixed_test_set(task, seed)
-    groupings = task.error_groups(block.input_ids)
+    groupings = task.error_groups(block.input_ids) if task.heldout_size else {}
     if not groupings:
-        return {}
-    right = answers_right(predict_next_tokens(model, block, batch_size), block)
-    return {
+        return out, {}
+    right = answers_right(predicted, block)
+    return out, {
         "exact_match": float(right.mean()),
         "samples": len(right),
         "groups": {name: _by_group(right, grouping) for name, grouping in groupings.items()},
@@ -126,9 +130,8 @@ def run_downstream(config: TrainConfig, mix: dict[str, str] | None = None) -> Do
     if result.checkpoint is None or result.stopped == "interrupted":
         return DownstreamResult(result, report, {})  # an unfinished model is not scored: resume it first
     final = AutoModelForCausalLM.from_pretrained(result.checkpoint)
-    test = score_test_set(final, task, config.seed, config.eval_batch_size)
+    test, breakdown = evaluate_test_set(final, task, config.seed, config.eval_batch_size)
     test["steps"] = float(result.state.step)
-    breakdown = test_breakdown(final, task, config.seed, config.eval_batch_size)
     _write_breakdown(breakdown, result.checkpoint, config)
     for folder in (result.checkpoint, Path(config.save_dir)):
         (folder / TEST_METRICS).write_text(json.dumps(test, indent=2) + "\n")  # last: it marks the run scored

@@ -241,8 +241,11 @@ def breakdown_means(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             ]
             arms[arm] = [statistics.fmean(v) if v else math.nan for v in rates]
             overall[arm] = statistics.fmean(b["exact_match"] for b in own)
-        samples = {"seed": scored[0]["seed"], "all": scored[0]["breakdown"]["samples"], "per_group": []}
-        samples["per_group"] = [row["samples"] for row in first_rows]
+        samples = {
+            "seed": scored[0]["seed"],
+            "all": scored[0]["breakdown"]["samples"],
+            "per_group": [row["samples"] for row in first_rows],
+        }
         out[name] = {"labels": labels, "arms": arms, "overall": overall, "samples": samples}
     return out
 
