@@ -113,7 +113,9 @@ def load_source(path_or_repo: str | os.PathLike[str], revision: str | None = Non
     try:
         model = AutoModelForCausalLM.from_pretrained(text, revision=revision)
     except OSError as err:
-        raise TransferError(f"could not load pretrained model {text!r}: {err}") from None
+        where = "" if path.exists() else " (no such folder here, so it was tried as a Hub repo id)"
+        reason = str(err).splitlines()[0]
+        raise TransferError(f"could not load pretrained model {text!r}{where}: {reason}") from None
     meta = {}
     if path.is_dir() and (path / "procpre_run.json").exists():
         meta = json.loads((path / "procpre_run.json").read_text())

@@ -152,3 +152,10 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TransferError, match="no config.json"):
         load_source(tmp_path / "empty")
+
+
+def test_missing_folder_that_looks_like_a_repo_id_says_both(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no folder runs/nope here
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # fail at once, not after retries
+    with pytest.raises(TransferError, match=r"'runs/nope' \(no such folder here, so it was tried as a Hub repo id\)"):
+        load_source("runs/nope")
