@@ -35,7 +35,7 @@ class DownstreamResult:
     train: TrainResult
     transfer: TransferReport | None
     test: dict[str, float]
-    breakdown: dict[str, Any] = field(default_factory=dict)  # `test_breakdown`: exact match per group of samples
+    breakdown: dict[str, Any] = field(default_factory=dict)  # `evaluate_test_set`: exact match per group of samples
 
 
 @torch.no_grad()
@@ -50,20 +50,14 @@ def predict_next_tokens(model: torch.nn.Module, block: Block, batch_size: int = 
     return out
 
 
-def score_test_set(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, float]:
-    """Published metric, whole-answer token accuracy and exact match on the fixed test set, via `evaluate`."""
-    return evaluate_test_set(model, task, seed, batch_size)[0]
-
-
-def test_breakdown(model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256) -> dict[str, Any]:
-    """Exact match on the fixed test set per group of each of the task's error groups ({} if it has none)."""
-    return evaluate_test_set(model, task, seed, batch_size)[1]
-
-
 def evaluate_test_set(
     model: torch.nn.Module, task: Task, seed: int, batch_size: int = 256
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """(`score_test_set`, `test_breakdown`) from one pass of the model over the test set."""
+    """(scores, breakdown) from one pass of the model over the fixed test set.
+
+    Scores: published metric, whole-answer token accuracy and exact match, via `evaluate`. Breakdown: exact match
+    per group of each of the task's error groups ({} if it has none).
+    """
     from procpre.metrics import load_metric
 
     if task.kind == "language":  # corpora and formal languages: perplexity (+ answer accuracy), see lm_eval
@@ -144,7 +138,7 @@ def backfill_breakdown(checkpoint: Path, config: TrainConfig) -> None:
     if type(task).error_groups is Task.error_groups or (Path(config.save_dir) / TEST_BREAKDOWN).exists():
         return
     model = AutoModelForCausalLM.from_pretrained(checkpoint)
-    _write_breakdown(test_breakdown(model, task, config.seed, config.eval_batch_size), checkpoint, config)
+    _write_breakdown(evaluate_test_set(model, task, config.seed, config.eval_batch_size)[1], checkpoint, config)
 
 
 def _write_breakdown(breakdown: dict[str, Any], checkpoint: Path, config: TrainConfig) -> None:

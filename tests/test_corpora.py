@@ -18,7 +18,7 @@ import torch
 from procpre import text_tokenizers
 from procpre.config import TrainConfig
 from procpre.corpora import CorpusError, iter_texts, prepare_corpus
-from procpre.downstream import TEST_METRICS, run_downstream, score_test_set
+from procpre.downstream import TEST_METRICS, evaluate_test_set, run_downstream
 from procpre.modeling import build_model, masked_token_losses
 from procpre.tasks import TaskError, get_task
 from procpre.text_tokenizers import ByteTokenizer, load_tokenizer, saved_tokenizer
@@ -158,7 +158,7 @@ def test_dm_math_score_per_split_and_pooled(tmp_path: Path, dm_math_dir: Path) -
     task = get_task("corpus", data_dir=str(tmp_path / "dm"))
     torch.manual_seed(0)
     model = build_model("1_2_16", task)
-    scores = score_test_set(model, task, seed=0)
+    scores, _ = evaluate_test_set(model, task, seed=0)
     hits = {}
     for split in ("interpolate", "extrapolate"):
         ids = np.load(tmp_path / "dm" / split / "input_ids.npy")
