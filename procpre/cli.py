@@ -502,15 +502,28 @@ JOBS_OPTION = click.option(
     type=click.Path(file_okay=False),
     help="Where named pretrainings live (default OUT/pretrain); share one between comparisons to reuse them.",
 )
+@click.option(
+    "--arms",
+    default=None,
+    help="Run only these arms (comma-separated names from the file); the report covers them alone.",
+)
 @JOBS_OPTION
 def compare(
-    comparison: str, out_dir: str, seeds: int | None, repo_prefix: str | None, pretrain_dir: str | None, jobs: int
+    comparison: str,
+    out_dir: str,
+    seeds: int | None,
+    repo_prefix: str | None,
+    pretrain_dir: str | None,
+    arms: str | None,
+    jobs: int,
 ) -> None:
     """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
-    from procpre.compare import load_comparison, run_comparison
+    from procpre.compare import load_comparison, run_comparison, select_arms
 
     with _comparison_errors(out_dir):
         spec = load_comparison(comparison)
+        if arms is not None:
+            spec = select_arms(spec, [name.strip() for name in arms.split(",") if name.strip()])
         if seeds:
             spec.seeds = list(range(seeds))
         run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir, jobs=jobs)

@@ -72,6 +72,15 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
 
 
+def select_arms(comparison: Comparison, names: list[str]) -> Comparison:
+    """The comparison with only the named arms, in the file's order: run part of a recipe, the rest later."""
+    known = [arm.name for arm in comparison.arms]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(f"--arms names {unknown or 'nothing'}; this comparison's arms are {', '.join(known)}")
+    return replace(comparison, arms=[arm for arm in comparison.arms if arm.name in names])
+
+
 def parse_comparison(data: dict[str, Any]) -> Comparison:
     """Validate a comparison mapping before anything trains; errors name the offending key."""
     unknown = set(data) - {"downstream", "seeds", "arms", "title", "paper", "notes"}

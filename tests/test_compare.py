@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 
 from procpre.cli import main
-from procpre.compare import parse_comparison, run_comparison
+from procpre.compare import parse_comparison, run_comparison, select_arms
 from procpre.config import ConfigError
 from procpre.metrics import load_metric
 from procpre.reproduce import finding_comparisons, reproduce
@@ -169,6 +170,13 @@ def test_bad_comparisons_are_clear(tmp_path):
     for changes, message in comparison_cases:
         with pytest.raises(ConfigError, match=re.escape(message)):
             parse_comparison({"downstream": {"task": "sorting_4"}, "arms": [{"name": "scratch"}], **changes})
+    recipe = tmp_path / "two_sorts.yaml"
+    recipe.write_text(yaml.safe_dump(_comparison(tmp_path)))
+    result = CliRunner().invoke(main, ["compare", str(recipe), "--out", str(tmp_path / "o"), "--arms", "sort,srot"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "--arms names ['srot']; this comparison's arms are scratch, sort, sort-substitutive" in result.output
+    picked = select_arms(parse_comparison(_comparison(tmp_path)), ["sort-substitutive", "scratch"])
+    assert [arm.name for arm in picked.arms] == ["scratch", "sort-substitutive"]  # the file's order
     for seeds in ("0", "-1"):
         result = CliRunner().invoke(main, ["compare", "missing.yaml", "--seeds", seeds])
         assert result.exit_code == 2 and "--seeds" in result.output and "Traceback" not in result.output
