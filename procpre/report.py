@@ -163,35 +163,56 @@ def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list
     fig.savefig(out / "curves.png", dpi=120)
     plt.close(fig)
     files.append("curves.png")
-    bar_metric = next(
-        (m for m in TABLE_METRICS if m != "steps" and any(m in s["metrics"] for s in summary.values())), None
-    )
-    if bar_metric:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        arms = list(summary)
-        means = [summary[a]["metrics"].get(bar_metric, {}).get("mean", math.nan) for a in arms]
-        stds = [summary[a]["metrics"].get(bar_metric, {}).get("std", 0.0) for a in arms]
-        ax.bar(arms, means, yerr=stds, capsize=4, color="tab:blue")
-        ax.set_ylabel(f"test {bar_metric}")
-        ax.set_title(f"final test {bar_metric} (mean ± std over seeds)")
-        ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / "final.png", dpi=120)
-        plt.close(fig)
-        files.append("final.png")
+    files += plot_final(summary, out)
     return files
 
 
-def per_seed_table(runs: list[dict[str, Any]]) -> str:
-    """Each run's own test metrics: outcomes that split between seeds (a plateau left or not) stay visible."""
+def plot_final(summary: dict[str, Any], out: Path) -> list[str]:
+    """final.png: each arm's mean test metric ± std as a bar, every seed as a dot (split outcomes stay visible)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bar_metric = next(
+        (m for m in TABLE_METRICS if m != "steps" and any(m in s["metrics"] for s in summary.values())), None
+    )
+    if bar_metric is None:
+        return []
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(summary)), 4))
+    arms = list(summary)
+    stats = [summary[a]["metrics"].get(bar_metric, {}) for a in arms]
+    means = [s.get("mean", math.nan) for s in stats]
+    stds = [s.get("std", 0.0) for s in stats]
+    ax.bar(arms, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.6)
+    for i, s in enumerate(stats):
+        values = s.get("values", [])
+        spread = [0.3 * (j / (len(values) - 1) - 0.5) for j in range(len(values))] if len(values) > 1 else [0.0]
+        ax.scatter([i + d for d in spread[: len(values)]], values, color="black", s=12, zorder=3)
+    ax.set_ylabel(f"test {bar_metric}")
+    ax.set_title(f"final test {bar_metric} (bar: mean ± std; dots: seeds)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.tick_params(axis="x", labelrotation=20 if len(arms) > 4 else 0)
+    fig.tight_layout()
+    fig.savefig(out / "final.png", dpi=120)
+    plt.close(fig)
+    return ["final.png"]
+
+
+def per_seed_table(runs: list[dict[str, Any]], extra: str | None = None) -> str:
+    """Each run's own test metrics: outcomes that split between seeds (a plateau left or not) stay visible.
+
+    `extra` names one more field of each run to show as a last column (a pooled run's source report).
+    """
     present = [m for m in TABLE_METRICS if m != "steps" and any(m in r["test"] for r in runs)]
-    header = ["arm", "seed", *map(_column, present)]
+    header = ["arm", "seed", *map(_column, present), *([extra] if extra else [])]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for run in runs:
         cells = [
             f"{(100 if _is_percent(m) else 1) * float(run['test'][m]):.2f}" if m in run["test"] else "-"
             for m in present
         ]
+        cells += [f"`{run.get(extra, '-')}`"] if extra else []
         lines.append("| " + " | ".join([run["arm"], str(run["seed"]), *cells]) + " |")
     return "\n".join(lines)
 

@@ -1,0 +1,130 @@
+"""Pool the seeds of several comparison reports into one table.
+
+Seeds of one downstream setting often arrive in separate calls (seeds 0-2 first, 3-4 when a verdict needs them);
+pooling their `report.json` files gives the mean ± std over all of them without retraining, and refuses
+to mix reports whose downstream settings differ or that hold the same arm and seed twice.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from procpre.config import ConfigError
+from procpre.report import EFFECT_RULE, effects, effects_table, markdown_table, per_seed_table, plot_final, summarise
+
+POOLED_JSON = "pooled.json"
+POOLED_MD = "pooled.md"
+
+
+def _load_report(path: Path) -> dict[str, Any]:
+    file = path / "report.json" if path.is_dir() else path
+    if not file.is_file():
+        raise ConfigError(f"no comparison report at {file}: pass a report.json, or the folder `procpre compare` wrote")
+    report = json.loads(file.read_text())
+    if not isinstance(report, dict) or "runs" not in report or "downstream" not in report:
+        raise ConfigError(f"{file} is not a `procpre compare` report (it has no 'runs' and 'downstream')")
+    report["_file"] = str(file)
+    return report
+
+
+def _check_same_downstream(reports: list[dict[str, Any]]) -> None:
+    first = reports[0]
+    for other in reports[1:]:
+        keys = sorted(set(first["downstream"]) | set(other["downstream"]))
+        differ = [k for k in keys if first["downstream"].get(k) != other["downstream"].get(k)]
+        if differ:
+            shown = ", ".join(f"{k}: {first['downstream'].get(k)!r} vs {other['downstream'].get(k)!r}" for k in differ)
+            raise ConfigError(
+                f"{first['_file']} and {other['_file']} trained different downstream settings ({shown}); "
+                "only seeds of one setting can be pooled"
+            )
+
+
+def _check_same_start(runs: list[dict[str, Any]]) -> None:
+    """One arm name in two reports may hide two pretrained models: their runs must transfer from the same one."""
+    first: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        plan = (run.get("transfer") or {}).get("plan")
+        seen = first.setdefault(run["arm"], run)
+        seen_plan = (seen.get("transfer") or {}).get("plan")
+        if plan != seen_plan:
+            raise ConfigError(
+                f"arm {run['arm']} started from {seen_plan or 'scratch'} in {seen['source']} but from "
+                f"{plan or 'scratch'} in {run['source']}: these are different models under one name, not seeds "
+                "of one arm; pool them under --arms separately"
+            )
+
+
+def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every run of the reports (only `arms`, in that order, when given), each (arm, seed) once."""
+    present = list(dict.fromkeys(r["arm"] for report in reports for r in report["runs"]))
+    wanted = arms or present
+    unknown = [a for a in wanted if a not in present]
+    if unknown:
+        raise ConfigError(f"no arm {', '.join(unknown)} in these reports; their arms: {', '.join(present)}")
+    seen: dict[tuple[str, int], str] = {}
+    runs = []
+    for arm in wanted:
+        for report in reports:
+            for run in report["runs"]:
+                if run["arm"] != arm:
+                    continue
+                key = (arm, run["seed"])
+                if key in seen:
+                    raise ConfigError(
+                        f"arm {arm} seed {run['seed']} is in both {seen[key]} and {report['_file']}; "
+                        "pool reports of different seeds, or choose arms with --arms"
+                    )
+                seen[key] = report["_file"]
+                runs.append({**run, "source": report["_file"]})
+    _check_same_start(runs)
+    return sorted(runs, key=lambda r: (wanted.index(r["arm"]), r["seed"]))
+
+
+def pool_reports(
+    paths: list[Path], out: Path, arms: list[str] | None = None, baseline: str | None = "scratch"
+) -> dict[str, Any]:
+    """Write pooled.md, pooled.json and final.png in `out` from the reports at `paths`; returns the JSON."""
+    if not paths:
+        raise ConfigError("give at least one report.json (or the folder holding it) to pool")
+    reports = [_load_report(Path(p)) for p in paths]
+    _check_same_downstream(reports)
+    runs = pool_runs(reports, arms)
+    summary = summarise(runs)
+    paper = {arm: fig for report in reports for arm, fig in (report.get("paper") or {}).items() if arm in summary}
+    base = baseline if baseline in summary else None
+    effect_rows = effects(summary, paper, base) if base else []
+    out.mkdir(parents=True, exist_ok=True)
+    files = plot_final(summary, out)
+    pooled = {
+        "sources": [r["_file"] for r in reports],
+        "titles": [r.get("title") for r in reports],
+        "downstream": reports[0]["downstream"],
+        "summary": summary,
+        "effects": effect_rows,
+        "paper": paper,
+        "runs": runs,
+        "plots": files,
+    }
+    (out / POOLED_JSON).write_text(json.dumps(pooled, indent=2, default=str) + "\n")
+    downstream = reports[0]["downstream"]
+    lines = [
+        f"# Pooled seeds: `{downstream.get('task')}`, model `{downstream.get('model_size')}`",
+        "",
+        "Runs pooled from:",
+        "",
+        *[f"- `{r['_file']}` ({r.get('title')})" for r in reports],
+        "",
+        "## Test metrics (mean ± std over seeds; one seed: its value)",
+        "",
+        markdown_table(summary, paper),
+        "",
+    ]
+    if effect_rows:
+        lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, base or ""), ""]
+    lines += ["## Per seed", "", per_seed_table(runs, extra="source"), "", *[f"![{f}]({f})" for f in files], ""]
+    lines.append("Every number above is read from the pooled reports' own run records (paths in pooled.json).")
+    (out / POOLED_MD).write_text("\n".join(lines) + "\n")
+    return pooled
