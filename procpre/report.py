@@ -313,7 +313,8 @@ def plot_breakdown(means: dict[str, dict[str, Any]], out: Path) -> list[str]:
 EFFECT_RULE = (
     "An arm's effect is its gain over the baseline in the published metric. Verdict: *reproduced* when our gain "
     "has the paper's sign and at least half its size, *smaller* when the sign agrees but it is under half, "
-    "*not reproduced* otherwise; *within seed spread* when our gain is below the larger std of the two arms."
+    "*not reproduced* otherwise; *within seed spread* (with or without a paper figure) when our gain is below "
+    "the larger std of the two arms."
 )
 
 
@@ -333,9 +334,9 @@ def effects(summary: dict[str, Any], paper: dict[str, dict[str, float]], baselin
         if paper_gain:
             agrees = gain * paper_gain > 0
             verdict = "reproduced" if agrees and gain / paper_gain >= 0.5 else "smaller" if agrees else "not reproduced"
-            spread = 100 * max(ours_arm["std"], ours_base["std"])
-            if min(ours_arm["n"], ours_base["n"]) > 1 and abs(gain) < spread:
-                verdict += ", within seed spread"
+        spread = 100 * max(ours_arm["std"], ours_base["std"])
+        if min(ours_arm["n"], ours_base["n"]) > 1 and abs(gain) < spread:  # flagged with or without a paper figure
+            verdict = f"{verdict}, within seed spread" if verdict else "within seed spread"
         out.append({"arm": arm, "metric": metric, "gain": gain, "paper_gain": paper_gain, "verdict": verdict})
     return out
 

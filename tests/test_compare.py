@@ -518,6 +518,9 @@ def test_effect_verdicts_compare_our_gain_with_the_papers():
     spread = {"scratch": arm([0.20, 0.95, 0.54]), "eca": arm([0.40, 0.50, 0.46])}  # finding 2, reversed addition
     (row,) = effects(spread, {"scratch": {"published_accuracy": 76.4}, "eca": {"published_accuracy": 91.0}}, "scratch")
     assert row["verdict"] == "not reproduced, within seed spread"
+    control = {"scratch": arm([0.20, 0.95, 0.54]), "shuffled": arm([0.35, 0.60, 0.45])}  # no paper figure
+    (row,) = effects(control, {"scratch": {"published_accuracy": 76.4}}, "scratch")
+    assert row["paper_gain"] is None and row["verdict"] == "within seed spread"
 
 
 def test_a_finding_on_two_processes_pools_its_comparisons(tmp_path, tiny_smoke):
