@@ -16,6 +16,7 @@ from procpre.report import EFFECT_RULE, effects, effects_table, markdown_table, 
 
 POOLED_JSON = "pooled.json"
 POOLED_MD = "pooled.md"
+NO_TRANSFER = "no recorded transfer (scratch, or a report from before runs recorded theirs)"
 
 
 def _load_report(path: Path) -> dict[str, Any]:
@@ -51,8 +52,8 @@ def _check_same_start(runs: list[dict[str, Any]]) -> None:
         seen_plan = (seen.get("transfer") or {}).get("plan")
         if plan != seen_plan:
             raise ConfigError(
-                f"arm {run['arm']} started from {seen_plan or 'scratch'} in {seen['source']} but from "
-                f"{plan or 'scratch'} in {run['source']}: these are different models under one name, not seeds "
+                f"arm {run['arm']} started from {seen_plan or NO_TRANSFER} in {seen['source']} but from "
+                f"{plan or NO_TRANSFER} in {run['source']}: these are different models under one name, not seeds "
                 "of one arm; pool them under --arms separately"
             )
 
