@@ -538,14 +538,11 @@ def compare(
 @click.option("--baseline", default="scratch", show_default=True, help="The arm gains are measured against.")
 def pool(reports: tuple[str, ...], out_dir: str, arms: str | None, baseline: str) -> None:
     """Pool the seeds of several `compare` reports (report.json or its folder) of one downstream setting."""
-    from procpre.config import ConfigError
     from procpre.pool import POOLED_MD, pool_reports
 
     names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
-    try:
+    with _comparison_errors(out_dir):
         pool_reports([Path(r) for r in reports], Path(out_dir), arms=names, baseline=baseline)
-    except ConfigError as err:
-        _fail(str(err))
     click.echo((Path(out_dir) / POOLED_MD).read_text())
     click.echo(f"pooled report: {Path(out_dir) / POOLED_MD} (pooled.json and final.png beside it)")
 

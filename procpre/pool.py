@@ -23,7 +23,10 @@ def _load_report(path: Path) -> dict[str, Any]:
     file = path / "report.json" if path.is_dir() else path
     if not file.is_file():
         raise ConfigError(f"no comparison report at {file}: pass a report.json, or the folder `procpre compare` wrote")
-    report = json.loads(file.read_text())
+    try:
+        report = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{file} is not valid JSON ({err}); pass the report.json `procpre compare` wrote") from None
     if not isinstance(report, dict) or "runs" not in report or "downstream" not in report:
         raise ConfigError(f"{file} is not a `procpre compare` report (it has no 'runs' and 'downstream')")
     report["_file"] = str(file)
@@ -67,19 +70,16 @@ def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> l
         raise ConfigError(f"no arm {', '.join(unknown)} in these reports; their arms: {', '.join(present)}")
     seen: dict[tuple[str, int], str] = {}
     runs = []
-    for arm in wanted:
-        for report in reports:
-            for run in report["runs"]:
-                if run["arm"] != arm:
-                    continue
-                key = (arm, run["seed"])
-                if key in seen:
-                    raise ConfigError(
-                        f"arm {arm} seed {run['seed']} is in both {seen[key]} and {report['_file']}; "
-                        "pool reports of different seeds, or choose arms with --arms"
-                    )
-                seen[key] = report["_file"]
-                runs.append({**run, "source": report["_file"]})
+    for report in reports:
+        for run in (r for r in report["runs"] if r["arm"] in wanted):
+            key = (run["arm"], run["seed"])
+            if key in seen:
+                raise ConfigError(
+                    f"arm {run['arm']} seed {run['seed']} is in both {seen[key]} and {report['_file']}; "
+                    "pool reports of different seeds, or choose arms with --arms"
+                )
+            seen[key] = report["_file"]
+            runs.append({**run, "source": report["_file"]})
     _check_same_start(runs)
     return sorted(runs, key=lambda r: (wanted.index(r["arm"]), r["seed"]))
 
@@ -97,12 +97,13 @@ def pool_reports(
     paper = {arm: fig for report in reports for arm, fig in (report.get("paper") or {}).items() if arm in summary}
     base = baseline if baseline in summary else None
     effect_rows = effects(summary, paper, base) if base else []
+    downstream = reports[0]["downstream"]
     out.mkdir(parents=True, exist_ok=True)
     files = plot_final(summary, out)
     pooled = {
         "sources": [r["_file"] for r in reports],
         "titles": [r.get("title") for r in reports],
-        "downstream": reports[0]["downstream"],
+        "downstream": downstream,
         "summary": summary,
         "effects": effect_rows,
         "paper": paper,
@@ -110,7 +111,6 @@ def pool_reports(
         "plots": files,
     }
     (out / POOLED_JSON).write_text(json.dumps(pooled, indent=2, default=str) + "\n")
-    downstream = reports[0]["downstream"]
     lines = [
         f"# Pooled seeds: `{downstream.get('task')}`, model `{downstream.get('model_size')}`",
         "",

@@ -187,8 +187,10 @@ def plot_final(summary: dict[str, Any], out: Path) -> list[str]:
     ax.bar(arms, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.6)
     for i, s in enumerate(stats):
         values = s.get("values", [])
-        spread = [0.3 * (j / (len(values) - 1) - 0.5) for j in range(len(values))] if len(values) > 1 else [0.0]
-        ax.scatter([i + d for d in spread[: len(values)]], values, color="black", s=12, zorder=3)
+        n = len(values)  # dots spread across the bar so that equal seeds stay countable
+        ax.scatter(
+            [i + (0.3 * (j / (n - 1) - 0.5) if n > 1 else 0.0) for j in range(n)], values, color="black", s=12, zorder=3
+        )
     ax.set_ylabel(f"test {bar_metric}")
     ax.set_title(f"final test {bar_metric} (bar: mean ± std; dots: seeds)")
     ax.grid(axis="y", alpha=0.3)
