@@ -523,6 +523,26 @@ def test_effect_verdicts_compare_our_gain_with_the_papers():
     assert row["paper_gain"] is None and row["verdict"] == "within seed spread"
 
 
+def test_effects_count_the_seeds_an_arm_is_ahead_level_or_behind():
+    """Finding 2's forward addition, seeds 0-2: +8.8 on average is two seeds ahead and one behind."""
+    from procpre.report import effects, effects_table, summarise
+
+    def runs(arm, values):
+        return [{"arm": arm, "seed": s, "test": {"published_accuracy": v}, **tokens} for s, v in values.items()]
+
+    tokens = {"procedural_tokens": 0, "semantic_tokens": 0, "budget": "additive"}
+    summary = summarise(
+        runs("scratch", {0: 0.4018, 1: 0.5359, 2: 0.5295, 3: 0.90})
+        + runs("eca", {0: 0.5271, 1: 0.5147, 2: 0.6897})  # no seed 3: only paired seeds count
+        + runs("tie", {0: 0.4023, 1: 0.5359})  # within LEVEL_POINTS (0.05 and 0 points)
+    )
+    rows = {r["arm"]: r for r in effects(summary, {}, "scratch")}
+    assert rows["eca"]["seeds"] == {"ahead": 2, "level": 0, "behind": 1}
+    assert rows["tie"]["seeds"] == {"ahead": 0, "level": 2, "behind": 0}
+    table = effects_table(list(rows.values()), "scratch")
+    assert "| 2 ahead, 1 behind (of 3) |" in table and "| 2 level (of 2) |" in table
+
+
 def test_a_finding_on_two_processes_pools_its_comparisons(tmp_path, tiny_smoke):
     """Finding 2's two comparisons share one ECA pretraining: one pool trains it once and runs all four arms."""
     reproduce("2", "smoke", tmp_path / "r", seeds=1, jobs=2)
