@@ -490,7 +490,7 @@ JOBS_OPTION = click.option(
 
 
 @main.command("compare")
-@click.argument("comparison", type=click.Path(dir_okay=False))
+@click.argument("comparisons", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option(
     "--seeds", default=None, type=click.IntRange(min=1), help="Use the first N seeds 0..N-1 instead of the file's."
@@ -509,7 +509,7 @@ JOBS_OPTION = click.option(
 )
 @JOBS_OPTION
 def compare(
-    comparison: str,
+    comparisons: tuple[str, ...],
     out_dir: str,
     seeds: int | None,
     repo_prefix: str | None,
@@ -517,18 +517,29 @@ def compare(
     arms: str | None,
     jobs: int,
 ) -> None:
-    """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots."""
-    from procpre.compare import load_comparison, run_comparison, select_arms
+    """Run a baseline and pretrained arms over seeds; write report.md, report.json and PNG plots.
 
+    Several files run as one job, each reported in OUT/<file name>, sharing the pretrainings and the --jobs pool.
+    """
+    from procpre.compare import load_comparison, run_comparisons, select_arms
+
+    out = Path(out_dir)
+    folders = [out] if len(comparisons) == 1 else [out / Path(name).stem for name in comparisons]
+    if len(set(folders)) != len(folders):
+        _fail("two comparison files share a file name; rename one (each is reported in OUT/<file name>)")
     with _comparison_errors(out_dir):
-        spec = load_comparison(comparison)
+        specs = [load_comparison(name) for name in comparisons]
         if arms is not None:
-            spec = select_arms(spec, [name.strip() for name in arms.split(",") if name.strip()])
-        if seeds:
-            spec.seeds = list(range(seeds))
-        run_comparison(spec, out_dir, push_to_hub=repo_prefix, pretrain_dir=pretrain_dir, jobs=jobs)
-    click.echo((Path(out_dir) / "report.md").read_text())
-    click.echo(f"report: {Path(out_dir) / 'report.md'} (plots and report.json beside it)")
+            wanted = [name.strip() for name in arms.split(",") if name.strip()]
+            specs = [select_arms(spec, wanted) for spec in specs]
+        for spec in specs:
+            if seeds:
+                spec.seeds = list(range(seeds))
+        run_comparisons(list(zip(specs, folders)), out, pretrain_dir, jobs, repo_prefix)
+    for folder in folders:
+        if len(folders) == 1:
+            click.echo((folder / "report.md").read_text())
+        click.echo(f"report: {folder / 'report.md'} (plots and report.json beside it)")
 
 
 @main.command("pool")

@@ -455,6 +455,31 @@ def run_comparison(
     return write_report(comparison, runs, timings, out)
 
 
+def run_comparisons(
+    comparisons: list[tuple[Comparison, Path]],
+    out_dir: str | Path,
+    pretrain_dir: str | Path | None = None,
+    jobs: int = 1,
+    push_to_hub: str | None = None,
+) -> list[dict[str, Any]]:
+    """Several comparisons, each with its own output folder, as one job: returns their reports in order.
+
+    They share `pretrain_dir` (default `out_dir/pretrain`), so a pretraining two of them name trains once, and
+    with `jobs` > 1 one pool of processes (`run_at_once`): a comparison's runs need not wait for the previous
+    comparison's last run. With `push_to_hub`, what they share (pretrainings, the data under `out_dir/data`)
+    is pushed once.
+    """
+    out, root = Path(out_dir), Path(pretrain_dir) if pretrain_dir else Path(out_dir) / "pretrain"
+    measured = run_at_once(comparisons, root, jobs) if jobs > 1 else {}
+    reports = [
+        run_comparison(comparison, sub, push_to_hub, pretrain_dir=root, push_shared=False, measured=measured.get(sub))
+        for comparison, sub in comparisons
+    ]
+    if push_to_hub:
+        push_shared_runs([comparison for comparison, _ in comparisons], out, root, push_to_hub)
+    return reports
+
+
 #: training samples a comparison's dataset repo shows per config (the full stream regenerates from task and seed)
 DATA_PREVIEW = 10_000
 

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procpre.compare import parse_comparison, push_shared_runs, run_at_once, run_comparison
+from procpre.compare import parse_comparison, run_comparisons
 from procpre.config import ConfigError
 
 SCALES = ("full", "smoke")
@@ -299,17 +299,14 @@ def reproduce(
     settings = {"torch_compile": torch_compile} if torch_compile != "no" else {}
     specs = [with_speed_settings(s, settings) for s in finding_comparisons(finding, scale, list(range(seeds)))]
     started = time.perf_counter()
-    sections, reports = [], []
     comparisons = [parse_comparison(spec) for spec in specs]
     folders = [out / spec["downstream"]["task"] for spec in specs]
-    # one pool for the whole finding: a comparison's runs need not wait for the previous comparison's last run
-    measured = run_at_once(list(zip(comparisons, folders)), out / "pretrain", jobs) if jobs > 1 else {}
-    for spec, comparison, sub in zip(specs, comparisons, folders):
-        report = run_comparison(
-            comparison, sub, push_to_hub, pretrain_dir=out / "pretrain", push_shared=False, measured=measured.get(sub)
-        )
-        reports.append({"task": spec["downstream"]["task"], "dir": str(sub), "report": report})
-        sections.append((sub / "report.md").read_text().replace("](", f"]({sub.name}/"))
+    results = run_comparisons(list(zip(comparisons, folders)), out, out / "pretrain", jobs, push_to_hub)
+    reports = [
+        {"task": spec["downstream"]["task"], "dir": str(sub), "report": report}
+        for spec, sub, report in zip(specs, folders, results)
+    ]
+    sections = [(sub / "report.md").read_text().replace("](", f"]({sub.name}/") for sub in folders]
     header = [
         f"# Reproduction of finding {finding} ({scale} scale)",
         "",
@@ -322,8 +319,6 @@ def reproduce(
     if scale == "smoke":
         header += ["**Smoke scale: the pipeline only. These numbers are not expected to show the paper's effect.**", ""]
     (out / "REPORT.md").write_text("\n".join(header) + "\n\n".join(sections))
-    if push_to_hub:  # pretrainings and data are shared between comparisons: push each once
-        push_shared_runs(comparisons, out, out / "pretrain", push_to_hub)
     (out / "report.json").write_text(
         json.dumps({"finding": finding, "scale": scale, "seeds": seeds, "comparisons": reports}, indent=2, default=str)
     )

@@ -441,6 +441,34 @@ def test_a_failed_comparison_push_keeps_every_run_and_says_how_to_retry(tmp_path
     assert (out / "runs" / "scratch" / "seed-0" / "test_metrics.json").is_file()
 
 
+def test_several_comparison_files_run_as_one_job_sharing_their_pretraining(tmp_path):
+    """Two downstream tasks transferring from one pretraining: each file reported in OUT/<name>, SORT trained once."""
+    addition = _comparison(tmp_path)
+    addition["arms"] = addition["arms"][:2]
+    sorting = {**addition, "downstream": {**addition["downstream"], "task": "sorting_4"}, "arms": addition["arms"][1:]}
+    files = []
+    for name, spec in (("addition", addition), ("sorting", sorting)):
+        files.append(tmp_path / f"{name}.yaml")
+        files[-1].write_text(yaml.safe_dump(spec))
+    out = tmp_path / "both"
+    result = CliRunner().invoke(main, ["compare", *map(str, files), "--out", str(out), "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'addition' / 'report.md'}" in result.output
+    reports = {n: json.loads((out / n / "report.json").read_text()) for n in ("addition", "sorting")}
+    assert list(reports["addition"]["summary"]) == ["scratch", "sort"]
+    assert list(reports["sorting"]["summary"]) == ["sort"]
+    assert reports["sorting"]["seeds"] == [0] and reports["sorting"]["downstream"]["task"] == "sorting_4"
+    assert [p.name for p in (out / "pretrain").iterdir()] == ["sort"]
+    # the pretraining ran in the first comparison and was reused, as recorded, by the second
+    stages = {n: {t["arm"]: t for t in r["timings"] if t["stage"] == "pretrain"} for n, r in reports.items()}
+    assert not stages["addition"]["sort"].get("reused") and stages["sorting"]["sort"].get("reused")
+    twin = tmp_path / "elsewhere" / "addition.yaml"
+    twin.parent.mkdir()
+    shutil.copy(files[0], twin)
+    result = CliRunner().invoke(main, ["compare", str(files[0]), str(twin), "--out", str(out)])
+    assert result.exit_code != 0 and "share a file name" in result.output and "Traceback" not in result.output
+
+
 def test_speed_settings_reach_every_stage_of_a_finding() -> None:
     from procpre.reproduce import finding_comparisons, with_speed_settings
 
