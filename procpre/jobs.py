@@ -49,7 +49,9 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
     with pool, _workers_stop_on_sigterm():
         try:
             while waiting or running:
-                for job in [j for j in waiting if set(j.needs) <= done]:
+                # only as many submitted as there are workers: the executor queues extra calls where a stop
+                # (Ctrl-C, SIGTERM) cannot cancel them, and a worker that saved and stopped would start one
+                for job in [j for j in waiting if set(j.needs) <= done][: workers - len(running)]:
                     waiting.remove(job)
                     running[pool.submit(_timed, job.call, job.args)] = job
                 if not running:
@@ -71,10 +73,15 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
 def _workers_stop_on_sigterm() -> Iterator[None]:
     """SIGTERM to this process (a scheduler, `kill`) stops every training as Ctrl-C does: each saves first."""
 
+    stopping = False
+
     def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
         for worker in multiprocessing.active_children():
             worker.terminate()  # SIGTERM: a training saves a checkpoint and stops
-        raise KeyboardInterrupt
+        if not stopping:  # a second SIGTERM must not interrupt the wait for the workers' checkpoints
+            stopping = True
+            raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield

@@ -15,3 +15,16 @@ def stamp(path: Path, seconds: float) -> None:
 
 def fail(message: str) -> None:
     raise RuntimeError(message)
+
+
+def stoppable(path: Path, seconds: float) -> None:
+    """Like a training: SIGTERM makes it stop early, record that, and return normally (not raise)."""
+    import signal
+
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
+    path.with_suffix(".started").write_text(str(time.time()))
+    deadline = time.time() + seconds
+    while not stopped and time.time() < deadline:
+        time.sleep(0.05)
+    path.write_text("stopped" if stopped else "finished")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from jobs_helpers import fail, stamp
+from jobs_helpers import fail, stamp, stoppable
 from test_compare import TINY, _comparison
 
 from procpre.checkpoint import latest_checkpoint, read_run_meta
@@ -43,6 +43,34 @@ def test_a_failing_job_raises_its_error_and_bad_graphs_are_refused(tmp_path: Pat
     assert not (tmp_path / "y").exists()  # what needed the failed job never ran
     with pytest.raises(ValueError, match="needs unknown job"):
         run_jobs([Job("x", stamp, (tmp_path / "x", 0.0), needs=("nope",))], workers=2)
+
+
+def test_sigterm_stops_the_running_jobs_and_starts_no_waiting_one(tmp_path: Path) -> None:
+    """Three 60 s jobs on two workers, SIGTERM once they run: both save and stop, the third never starts
+    (an executor that had it queued would hand it to the first worker that stopped), and a second SIGTERM
+    while the pool waits for them does not hang it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    paths = [tmp_path / f"job{i}" for i in range(3)]
+
+    def terminate_once_running() -> None:
+        deadline = time.time() + 60
+        while not all(p.with_suffix(".started").exists() for p in paths[:2]) and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_once_running, daemon=True).start()
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs([Job(i, stoppable, (p, 60.0)) for i, p in enumerate(paths)], workers=2)
+    assert time.time() - started < 45
+    assert [p.read_text() for p in paths[:2]] == ["stopped", "stopped"]
+    assert not paths[2].with_suffix(".started").exists()
 
 
 def test_a_comparison_on_two_processes_matches_one_process(tmp_path: Path) -> None:
