@@ -149,7 +149,8 @@ class TransferReport:
         parts = [f"{c} from {s}" for c, s in self.plan.items()] or ["nothing transferred"]
         if self.frozen:
             parts.append("frozen " + ",".join(sorted(self.frozen)))
-        return "; ".join(parts) + f"; embeddings: {self.embedding_init}"
+        embeddings = self.embedding_init if "embed" in self.plan else "fresh"  # the strategy needs embed copied
+        return "; ".join(parts) + f"; embeddings: {embeddings}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

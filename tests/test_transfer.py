@@ -117,6 +117,9 @@ def test_weight_mixing_takes_each_component_from_its_source(tmp_path):
             assert torch.equal(param, pa[name])
         elif component_of(name) == "ffn":
             assert torch.equal(param, pb[name])
+    fresh = target.transformer.wte.weight
+    assert not torch.equal(fresh, pa["transformer.wte.weight"]) and not torch.equal(fresh, pb["transformer.wte.weight"])
+    assert report.summary().endswith("embeddings: fresh")  # no embed in the plan: the strategy was not applied
 
 
 def test_release_pth_loads(tmp_path):
