@@ -15,6 +15,7 @@ from procpre.checkpoint import RUN_META, latest_checkpoint
 from procpre.config import load_config
 from procpre.downstream import TEST_BREAKDOWN, TEST_METRICS
 from procpre.train import read_history
+from procpre.transfer import embeddings_state
 
 #: a seed whose arm and baseline differ by at most this many points counts as level (`paired_seeds`)
 LEVEL_POINTS = 0.1
@@ -247,7 +248,7 @@ def arms_table(runs: list[dict[str, Any]]) -> str:
             f"{', '.join(c for c in plan if plan[c] == s)} ← {_checkpoint_name(s)}"
             for s in dict.fromkeys(plan.values())
         )
-        embeddings = record.get("embedding_init", "-") if "embed" in plan else "fresh"
+        embeddings = embeddings_state(plan, record.get("embedding_init", "-"))
         frozen = ", ".join(sorted(record.get("frozen") or {})) or "-"
         lines.append(f"| {arm} | {parts} | {sources or '-'} | {embeddings} | {frozen} |")
     return "\n".join(lines)

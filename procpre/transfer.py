@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ def _source_from_state(name: str, state: dict[str, torch.Tensor], heads: int | N
     return Source(name, state, layers, heads, wte.shape[1], wte.shape[0], wpe.shape[0], meta)
 
 
+def embeddings_state(plan: Mapping[str, str], embedding_init: str) -> str:
+    """How the token embeddings started: the strategy applies only when the plan copies `embed`, else fresh."""
+    return embedding_init if "embed" in plan else "fresh"
+
+
 @dataclass
 class TransferReport:
     """What the transfer did, per component: tensors and parameters copied, initialised, frozen."""
@@ -149,8 +155,7 @@ class TransferReport:
         parts = [f"{c} from {s}" for c, s in self.plan.items()] or ["nothing transferred"]
         if self.frozen:
             parts.append("frozen " + ",".join(sorted(self.frozen)))
-        embeddings = self.embedding_init if "embed" in self.plan else "fresh"  # the strategy needs embed copied
-        return "; ".join(parts) + f"; embeddings: {embeddings}"
+        return "; ".join(parts) + f"; embeddings: {embeddings_state(self.plan, self.embedding_init)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
