@@ -179,6 +179,105 @@ def train(
 
     `max_steps_this_call` stops early as if interrupted (tests of resume use it).
     """
+    accelerator = _make_accelerator(config, accelerator)
+    set_seed(config.seed)
+    save_dir = Path(config.save_dir)
+    full_task = config.build_task()
+    state, resume_from = _starting_state(config, accelerator, save_dir, extra_meta or {})
+    task = _current_task(config, state)
+    model, optimizer, scheduler = _prepare(config, accelerator, model, full_task)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from / TRAINING_STATE))
+        accelerator.print(f"resumed from {resume_from} at step {state.step}")
+    if accelerator.is_main_process:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        _init_trackers(accelerator, config)
+        keep_history_until(save_dir, state.step)  # a resumed run logs its steps past the checkpoint again
+
+    world, rank = accelerator.num_processes, accelerator.process_index
+    samples_per_step = config.batch_size * config.gradient_accumulation_steps * world
+    meta_base = {
+        "stage": stage,
+        "config": config.as_dict(),
+        "num_parameters": count_parameters(_hf_model(accelerator, model)),
+        "world_size": world,
+        "versions": versions(),
+        **(extra_meta or {}),
+    }
+    history: list[dict[str, Any]] = []
+    stopped = "early_stopping" if _stopped_early(config, state) else "max_steps"  # resumed: nothing left to do
+    last_saved = state.step if resume_from is not None else -1
+    bar = tqdm(
+        total=config.max_steps,
+        initial=state.step,
+        disable=not accelerator.is_local_main_process,
+        desc=f"{stage} {task.name}",
+        unit="step",
+        mininterval=1.0,
+        dynamic_ncols=True,
+    )
+    progress = _Progress(time.perf_counter(), state.tokens_seen, state.train_seconds)
+    calls_left = max_steps_this_call
+
+    with _StopFlag() as stop:
+        model.train()
+        while state.step < config.max_steps and stopped != "early_stopping":
+            loss_sum, scored = _optimizer_step(
+                config, model, optimizer, scheduler, accelerator, task, state.step, rank, world
+            )
+            state.step += 1
+            state.tokens_seen += samples_per_step * task.length
+            state.train_seconds = progress.train_seconds()
+            record: dict[str, Any] = {}
+            if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
+                step_loss = _sum(accelerator, float(loss_sum)) / max(scored, 1.0)  # the only sync of a step
+                rate = progress.tokens_per_s(state.tokens_seen)
+                record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
+                bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
+            if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
+                metrics = _evaluate(config, accelerator, model, task)
+                record.update({f"val_{k}": v for k, v in metrics.items()})
+                task = _after_eval(config, state, metrics)
+                if _stopped_early(config, state):
+                    stopped = "early_stopping"
+            if record:
+                record.update(step=state.step, tokens_seen=state.tokens_seen)
+                if task.params.get("seq_length") is not None and config.curriculum.enabled:
+                    record["curriculum_length"] = task.params["seq_length"]
+                history.append(record)
+                _log(accelerator, save_dir / METRICS_FILE, record)
+            bar.update(1)
+            interrupted = _any(accelerator, stop.requested)
+            if calls_left is not None:
+                calls_left -= 1
+                interrupted = interrupted or calls_left <= 0
+            due = state.step % config.save_every_steps == 0 or state.step == config.max_steps
+            if due or interrupted or stopped == "early_stopping":
+                _save(accelerator, model, config, state, save_dir, meta_base)
+                last_saved = state.step
+            if interrupted and state.step < config.max_steps:
+                stopped = "interrupted"
+                break
+    bar.close()
+    if last_saved != state.step:
+        _save(accelerator, model, config, state, save_dir, meta_base)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    final = latest_checkpoint(save_dir)
+    if accelerator.is_main_process and final is not None:
+        accelerator.print(
+            f"{stopped} at step {state.step}; checkpoint: {final}\n"
+            f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})"
+        )
+        if config.push_to_hub and stopped != "interrupted":
+            from procpre.hub import push_run
+
+            push_run(save_dir, config.push_to_hub, private=config.hub_private)
+    return TrainResult(save_dir, final, state, stopped, history)
+
+
+def _make_accelerator(config: TrainConfig, accelerator: Accelerator | None) -> Accelerator:
+    """The caller's accelerator, or one for the config; refuses a launch that would train each process alone."""
     check_precision(config.mixed_precision, accelerator.device.type if accelerator else _default_device())
     accelerator = accelerator or Accelerator(
         mixed_precision=config.mixed_precision,
@@ -197,134 +296,69 @@ def train(
                 f"warning: report_to includes {tracker!r} but it is not installed (pip install "
                 f"{tracker}); metrics go to {config.save_dir}/metrics.jsonl only"
             )
-    set_seed(config.seed)
-    save_dir = Path(config.save_dir)
-    full_task = config.build_task()
+    return accelerator
+
+
+def _starting_state(
+    config: TrainConfig, accelerator: Accelerator, save_dir: Path, extra_meta: dict[str, Any]
+) -> tuple[LoopState, Path | None]:
+    """A fresh state, or the latest checkpoint's when resuming (after checking it is the same run)."""
     state = LoopState()
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
-        check_same_run(resume_from, config, transfer_sources(extra_meta or {}))
+        check_same_run(resume_from, config, transfer_sources(extra_meta))
         state = LoopState(**read_trainer_state(resume_from))
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
     if config.curriculum.enabled and state.curriculum_length is None:
         state.curriculum_length = config.curriculum.start_length
-    task = _current_task(config, state)
+    return state, resume_from
 
+
+def _prepare(
+    config: TrainConfig, accelerator: Accelerator, model: torch.nn.Module | None, task: Task
+) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """The model wrapped in its masked loss, prepared (and compiled if asked), with its optimiser and schedule."""
     if model is None:
-        model = build_model(config.model_size, full_task, config.dropout, n_positions=full_task.length)
-    if model.config.vocab_size < full_task.vocab_size or model.config.n_positions < full_task.length:
+        model = build_model(config.model_size, task, config.dropout, n_positions=task.length)
+    if model.config.vocab_size < task.vocab_size or model.config.n_positions < task.length:
         raise ValueError(
             f"model (vocabulary {model.config.vocab_size}, {model.config.n_positions} positions) cannot hold task "
-            f"{full_task.name} (vocabulary {full_task.vocab_size}, length {full_task.length})"
+            f"{task.name} (vocabulary {task.vocab_size}, length {task.length})"
         )
     model.to(accelerator.device)  # before the optimiser, which picks its fused kernel by device
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     static_shapes = accelerator.device.type != "cpu"  # GPUs want fixed shapes; CPUs skip unscored work
     # the scheduler is stepped by hand once per optimiser step: a prepared one steps `num_processes` times per step
-    model, optimizer = accelerator.prepare(MaskedLMLoss(model, static_shapes=static_shapes), optimizer)
+    wrapped, optimizer = accelerator.prepare(MaskedLMLoss(model, static_shapes=static_shapes), optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    model = compile_step(model, config.torch_compile, static_shapes=static_shapes)
-    if resume_from is not None:
-        accelerator.load_state(str(resume_from / TRAINING_STATE))
-        accelerator.print(f"resumed from {resume_from} at step {state.step}")
+    return compile_step(wrapped, config.torch_compile, static_shapes=static_shapes), optimizer, scheduler
 
-    if accelerator.is_main_process:
-        save_dir.mkdir(parents=True, exist_ok=True)
-        wandb_kwargs = {"entity": config.wandb_entity, "name": config.run_name}
-        accelerator.init_trackers(
-            config.wandb_project or "procpre",
-            config=_flat(config),
-            init_kwargs={"wandb": {k: v for k, v in wandb_kwargs.items() if v}},
-        )
-    world, rank = accelerator.num_processes, accelerator.process_index
-    samples_per_step = config.batch_size * config.gradient_accumulation_steps * world
-    meta_base = {
-        "stage": stage,
-        "config": config.as_dict(),
-        "num_parameters": count_parameters(_hf_model(accelerator, model)),
-        "world_size": world,
-        "versions": versions(),
-        **(extra_meta or {}),
-    }
-    history: list[dict[str, Any]] = []
-    metrics_file = save_dir / METRICS_FILE
-    if accelerator.is_main_process:
-        keep_history_until(save_dir, state.step)  # a resumed run logs its steps past the checkpoint again
-    stopped = "early_stopping" if _stopped_early(config, state) else "max_steps"  # resumed: nothing left to do
-    last_saved = state.step if resume_from is not None else -1
-    bar = tqdm(
-        total=config.max_steps,
-        initial=state.step,
-        disable=not accelerator.is_local_main_process,
-        desc=f"{stage} {task.name}",
-        unit="step",
-        mininterval=1.0,
-        dynamic_ncols=True,
+
+def _init_trackers(accelerator: Accelerator, config: TrainConfig) -> None:
+    """TensorBoard / trackio / W&B as `report_to` asks (none: metrics.jsonl only)."""
+    wandb_kwargs = {"entity": config.wandb_entity, "name": config.run_name}
+    accelerator.init_trackers(
+        config.wandb_project or "procpre",
+        config=_flat(config),
+        init_kwargs={"wandb": {k: v for k, v in wandb_kwargs.items() if v}},
     )
-    started, start_tokens, seconds_before = time.perf_counter(), state.tokens_seen, state.train_seconds
-    calls_left = max_steps_this_call
 
-    with _StopFlag() as stop:
-        model.train()
-        while state.step < config.max_steps and stopped != "early_stopping":
-            loss_sum, scored = _optimizer_step(
-                config, model, optimizer, scheduler, accelerator, task, state.step, rank, world
-            )
-            state.step += 1
-            state.tokens_seen += samples_per_step * task.length
-            state.train_seconds = seconds_before + time.perf_counter() - started
-            record: dict[str, Any] = {}
-            if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
-                elapsed = time.perf_counter() - started
-                rate = (state.tokens_seen - start_tokens) / max(elapsed, 1e-9)
-                step_loss = _sum(accelerator, float(loss_sum)) / max(scored, 1.0)  # the only sync of a step
-                record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
-                bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
-            if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
-                metrics = _evaluate(config, accelerator, model, task)
-                state.last_metrics = metrics
-                record.update({f"val_{k}": v for k, v in metrics.items()})
-                task, improved = _after_eval(config, state, metrics)
-                if _stopped_early(config, state):
-                    stopped = "early_stopping"
-            if record:
-                record.update(step=state.step, tokens_seen=state.tokens_seen)
-                if task.params.get("seq_length") is not None and config.curriculum.enabled:
-                    record["curriculum_length"] = task.params["seq_length"]
-                history.append(record)
-                _log(accelerator, metrics_file, record)
-            bar.update(1)
-            interrupted = _any(accelerator, stop.requested)
-            if calls_left is not None:
-                calls_left -= 1
-                interrupted = interrupted or calls_left <= 0
-            due = state.step % config.save_every_steps == 0 or state.step == config.max_steps
-            if due or interrupted or stopped == "early_stopping":
-                _save(accelerator, model, config, state, save_dir, meta_base)
-                last_saved = state.step
-            if interrupted and state.step < config.max_steps:
-                stopped = "interrupted"
-                break
-            if stopped == "early_stopping":
-                break
-    bar.close()
-    if last_saved != state.step:
-        _save(accelerator, model, config, state, save_dir, meta_base)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    final = latest_checkpoint(save_dir)
-    if accelerator.is_main_process and final is not None:
-        accelerator.print(
-            f"{stopped} at step {state.step}; checkpoint: {final}\n"
-            f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})"
-        )
-        if config.push_to_hub and stopped != "interrupted":
-            from procpre.hub import push_run
 
-            push_run(save_dir, config.push_to_hub, private=config.hub_private)
-    return TrainResult(save_dir, final, state, stopped, history)
+@dataclass
+class _Progress:
+    """Wall time and throughput of this call, on top of what earlier (resumed) calls trained."""
+
+    started: float
+    start_tokens: int
+    seconds_before: float
+
+    def train_seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def tokens_per_s(self, tokens_seen: int) -> float:
+        return (tokens_seen - self.start_tokens) / max(time.perf_counter() - self.started, 1e-9)
 
 
 def _stopped_early(config: TrainConfig, state: LoopState) -> bool:
@@ -487,8 +521,9 @@ def _evaluate(config: TrainConfig, accelerator: Accelerator, model: torch.nn.Mod
     return sums.metrics(task)
 
 
-def _after_eval(config: TrainConfig, state: LoopState, metrics: dict[str, float]) -> tuple[Task, bool]:
+def _after_eval(config: TrainConfig, state: LoopState, metrics: dict[str, float]) -> Task:
     """Early-stopping bookkeeping and the length curriculum; returns the task to train on next."""
+    state.last_metrics = metrics
     improved = state.best_loss is None or metrics["loss"] < state.best_loss - 1e-6
     if improved:
         state.best_loss = metrics["loss"]
@@ -501,7 +536,7 @@ def _after_eval(config: TrainConfig, state: LoopState, metrics: dict[str, float]
         if metrics.get(cur.metric, 0.0) >= cur.threshold and state.curriculum_length < full:
             state.curriculum_length = min(full, state.curriculum_length + cur.step)
             state.best_loss, state.evals_without_improvement = None, 0
-    return _current_task(config, state), improved
+    return _current_task(config, state)
 
 
 def read_history(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
