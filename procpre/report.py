@@ -127,12 +127,18 @@ def _fmt(stat: dict[str, Any] | None, percent: bool, digits: int = 2) -> str:
     return f"{mean} ± {scale * stat['std']:.{digits}f}" if stat["n"] > 1 else mean  # one seed has no spread
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: every table of a report is built here, so they all render alike."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
 def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) -> str:
     present = [m for m in TABLE_METRICS if any(m in s["metrics"] for s in summary.values())]
     header = ["arm", "seeds", *map(_column, present)]
     if paper:
         header += ["paper (%)", "gap (pts)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for arm, info in summary.items():
         cells = [arm, str(len(info["seeds"]))]
         cells += [_fmt(info["metrics"].get(m), _is_percent(m), 0 if m == "steps" else 2) for m in present]
@@ -142,8 +148,8 @@ def markdown_table(summary: dict[str, Any], paper: dict[str, dict[str, float]]) 
             ours = info["metrics"].get(name or "", {}).get("mean")
             cells.append("-" if value is None else f"{value:.1f} ({name})")
             cells.append("-" if value is None or ours is None else f"{100 * ours - value:+.1f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return md_table(header, rows)
 
 
 def plot(runs: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> list[str]:
@@ -213,15 +219,15 @@ def per_seed_table(runs: list[dict[str, Any]], extra: str | None = None) -> str:
     """
     present = [m for m in TABLE_METRICS if m != "steps" and any(m in r["test"] for r in runs)]
     header = ["arm", "seed", *map(_column, present), *([extra] if extra else [])]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for run in runs:
         cells = [
             f"{(100 if _is_percent(m) else 1) * float(run['test'][m]):.2f}" if m in run["test"] else "-"
             for m in present
         ]
         cells += [f"`{run.get(extra, '-')}`"] if extra else []
-        lines.append("| " + " | ".join([run["arm"], str(run["seed"]), *cells]) + " |")
-    return "\n".join(lines)
+        rows.append([run["arm"], str(run["seed"]), *cells])
+    return md_table(header, rows)
 
 
 def _checkpoint_name(path: str) -> str:
@@ -232,13 +238,10 @@ def _checkpoint_name(path: str) -> str:
 
 def arms_table(runs: list[dict[str, Any]]) -> str:
     """What each arm's model started from, as its first run recorded it: a reader need not trust the recipe."""
-    lines = [
-        "| arm | transferred (parameters copied) | from | token embeddings | frozen |",
-        "|---|---|---|---|---|",
-    ]
     first: dict[str, dict[str, Any]] = {}
     for run in runs:
         first.setdefault(run["arm"], run)
+    rows = []
     for arm, run in first.items():
         record = run.get("transfer") or {}
         plan, copied = record.get("plan", {}), record.get("copied", {})
@@ -250,8 +253,9 @@ def arms_table(runs: list[dict[str, Any]]) -> str:
         )
         embeddings = embeddings_state(plan, record.get("embedding_init", "-"))
         frozen = ", ".join(sorted(record.get("frozen") or {})) or "-"
-        lines.append(f"| {arm} | {parts} | {sources or '-'} | {embeddings} | {frozen} |")
-    return "\n".join(lines)
+        rows.append([arm, parts, sources or "-", embeddings, frozen])
+    header = ["arm", "transferred (parameters copied)", "from", "token embeddings", "frozen"]
+    return md_table(header, rows)
 
 
 def breakdown_means(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -283,12 +287,13 @@ def breakdown_tables(means: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for name, info in means.items():
         labels = info["labels"]
-        lines += [f"By {name}:", "", "| arm | all | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
-        for arm, rates in info["arms"].items():
-            cells = ["-" if math.isnan(x) else f"{100 * x:.1f}" for x in rates]
-            lines.append(f"| {arm} | {100 * info['overall'][arm]:.2f} | " + " | ".join(cells) + " |")
-        counts = " | ".join(str(n) for n in info["samples"]["per_group"])
-        lines += [f"| samples (seed {info['samples']['seed']}) | {info['samples']['all']} | {counts} |", ""]
+        rows = [
+            [arm, f"{100 * info['overall'][arm]:.2f}", *("-" if math.isnan(x) else f"{100 * x:.1f}" for x in rates)]
+            for arm, rates in info["arms"].items()
+        ]
+        samples = info["samples"]
+        rows.append([f"samples (seed {samples['seed']})", str(samples["all"]), *map(str, samples["per_group"])])
+        lines += [f"By {name}:", "", md_table(["arm", "all", *labels], rows), ""]
     return lines
 
 
@@ -375,16 +380,13 @@ def effects(summary: dict[str, Any], paper: dict[str, dict[str, float]], baselin
 
 
 def effects_table(rows: list[dict[str, Any]], baseline: str) -> str:
-    lines = [
-        f"| arm | metric | ours − {baseline} (pts) | paper − baseline (pts) | verdict | seeds |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = ["arm", "metric", f"ours − {baseline} (pts)", "paper − baseline (pts)", "verdict", "seeds"]
+    table = []
     for row in rows:
         paper = "-" if row["paper_gain"] is None else f"{row['paper_gain']:+.1f}"
-        cells = [row["arm"], row["metric"], f"{row['gain']:+.2f}", paper, row["verdict"] or "-"]
-        cells.append(_paired_cell(row.get("seeds")))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        verdict = row["verdict"] or "-"
+        table.append([row["arm"], row["metric"], f"{row['gain']:+.2f}", paper, verdict, _paired_cell(row.get("seeds"))])
+    return md_table(header, table)
 
 
 def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict[str, Any]], out: Path) -> dict:
@@ -393,17 +395,10 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     baseline = next((a.name for a in comparison.arms if a.is_baseline), None)
     efficiency = data_efficiency(runs, baseline) if baseline else {}
     effect_rows = effects(summary, comparison.paper, baseline) if baseline else []
-    hardware = {
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-    }
+    hardware = _hardware()
     files = plot(runs, summary, out)
     means = breakdown_means(runs)
     error_plot = plot_breakdown(means, out)
-    recipe = load_config(None, dict(comparison.downstream))  # defaults filled in, as the baseline trained
-    task_params = ", ".join(f"{k}={v}" for k, v in recipe.task_params.items())
     report = {
         "title": comparison.title,
         "downstream": comparison.downstream,
@@ -423,10 +418,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     lines = [
         f"# {comparison.title}",
         "",
-        f"Downstream: `{comparison.downstream['task']}` ({task_params}), model `{recipe.model_size}`, "
-        f"{recipe.max_steps} steps × batch {recipe.batch_size} (an arm's own steps: table), "
-        f"seeds {comparison.seeds}. Hardware: "
-        f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads).",
+        _setup_line(comparison, hardware),
         "",
         "## Test metrics (mean ± std over seeds; one seed: its value)",
         "",
@@ -441,58 +433,98 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     if means:
         lines += ["## Where the errors are (test exact match %, mean over seeds)", "", *breakdown_tables(means)]
         lines += ["![errors.png](errors.png)", ""]
-    lines += [
-        "## Token accounting",
-        "",
-        "| arm | budget | procedural tokens | downstream tokens |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| {a} | {s['budget']} | {s['procedural_tokens']:,} | {s['semantic_tokens']:,} |" for a, s in summary.items()
-    ]
+    lines += ["## Token accounting", "", token_table(summary)]
     if efficiency:
-        lines += [
-            "",
-            "## Data efficiency",
-            "",
-            "Fraction of the baseline's downstream steps needed to reach its final validation loss "
-            "(< 1: fewer steps; '-': never reached).",
-            "",
-            "| arm | fraction |",
-            "|---|---|",
-        ]
-        lines += [f"| {a} | {'-' if f is None else f'{f:.2f}'} |" for a, f in efficiency.items()]
+        lines += ["", "## Data efficiency", "", EFFICIENCY_RULE, "", efficiency_table(efficiency)]
     pretrainings = [t for t in timings if t["stage"] == "pretrain"]
     if pretrainings:
-        lines += [
-            "",
-            "## Pretraining (procedural stage, at transfer time)",
-            "",
-            "Validation accuracy halfway through and at the end shows how far from converged the transferred model is.",
-            "",
-            "| name | task | steps | tokens | val accuracy | val accuracy halfway (step) | val loss |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for t in pretrainings:
-            task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
-            m, half = t.get("metrics", {}), t.get("halfway_metrics") or {}
-            halfway = f"{half['accuracy']:.4f} ({half['step']})" if "accuracy" in half else "-"
-            lines.append(
-                f"| {t['arm']} | {task} | {t.get('step', '-')} | {t.get('tokens_seen', 0):,} | "
-                f"{m.get('accuracy', float('nan')):.4f} | {halfway} | {m.get('loss', float('nan')):.4f} |"
-            )
-    lines += ["", "## Wall time", "", "| stage | arm | seed | seconds |", "|---|---|---|---|"]
-    lines += [f"| {t['stage']} | {t['arm']} | {t.get('seed', '-')} | {_stage_seconds(t)} |" for t in timings]
+        lines += ["", "## Pretraining (procedural stage, at transfer time)", "", PRETRAINING_RULE, ""]
+        lines.append(pretraining_table(pretrainings))
+    lines += ["", "## Wall time", "", wall_time_table(timings)]
     lines += ["", *[f"![{f}]({f})" for f in files]]
     if comparison.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
-    lines += [
-        "",
-        "Every number above is read from the runs' own files (`metrics.jsonl`, `test_metrics.json`, "
-        "`test_breakdown.json`, the final checkpoint's `procpre_run.json`; paths in report.json).",
-    ]
+    lines += ["", SOURCES_NOTE]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return report
+
+
+#: how the data-efficiency fraction reads
+EFFICIENCY_RULE = (
+    "Fraction of the baseline's downstream steps needed to reach its final validation loss "
+    "(< 1: fewer steps; '-': never reached)."
+)
+
+#: why the pretraining table shows two points of each run
+PRETRAINING_RULE = (
+    "Validation accuracy halfway through and at the end shows how far from converged the transferred model is."
+)
+
+#: where every figure of a report comes from
+SOURCES_NOTE = (
+    "Every number above is read from the runs' own files (`metrics.jsonl`, `test_metrics.json`, "
+    "`test_breakdown.json`, the final checkpoint's `procpre_run.json`; paths in report.json)."
+)
+
+
+def _hardware() -> dict[str, Any]:
+    """What the report's timings ran on."""
+    return {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _setup_line(comparison: Any, hardware: dict[str, Any]) -> str:
+    """The downstream recipe, with defaults filled in as the baseline trained, and the hardware, in one sentence."""
+    recipe = load_config(None, dict(comparison.downstream))
+    task_params = ", ".join(f"{k}={v}" for k, v in recipe.task_params.items())
+    return (
+        f"Downstream: `{comparison.downstream['task']}` ({task_params}), model `{recipe.model_size}`, "
+        f"{recipe.max_steps} steps × batch {recipe.batch_size} (an arm's own steps: table), "
+        f"seeds {comparison.seeds}. Hardware: "
+        f"{hardware['cuda'] or hardware['processor']} ({hardware['torch_threads']} torch threads)."
+    )
+
+
+def token_table(summary: dict[str, Any]) -> str:
+    """Procedural and downstream tokens of each arm, and which budget they count against."""
+    rows = [[a, s["budget"], f"{s['procedural_tokens']:,}", f"{s['semantic_tokens']:,}"] for a, s in summary.items()]
+    return md_table(["arm", "budget", "procedural tokens", "downstream tokens"], rows)
+
+
+def efficiency_table(efficiency: dict[str, float | None]) -> str:
+    rows = [[a, "-" if f is None else f"{f:.2f}"] for a, f in efficiency.items()]
+    return md_table(["arm", "fraction"], rows)
+
+
+def pretraining_table(pretrainings: list[dict[str, Any]]) -> str:
+    """Each procedural model a transfer read: its task, length of training, and validation halfway and at the end."""
+    rows = []
+    for t in pretrainings:
+        task = ", ".join(f"{k}={v}" for k, v in t.get("task", {}).items())
+        m, half = t.get("metrics", {}), t.get("halfway_metrics") or {}
+        halfway = f"{half['accuracy']:.4f} ({half['step']})" if "accuracy" in half else "-"
+        rows.append(
+            [
+                t["arm"],
+                task,
+                str(t.get("step", "-")),
+                f"{t.get('tokens_seen', 0):,}",
+                f"{m.get('accuracy', float('nan')):.4f}",
+                halfway,
+                f"{m.get('loss', float('nan')):.4f}",
+            ]
+        )
+    header = ["name", "task", "steps", "tokens", "val accuracy", "val accuracy halfway (step)", "val loss"]
+    return md_table(header, rows)
+
+
+def wall_time_table(timings: list[dict[str, Any]]) -> str:
+    rows = [[t["stage"], t["arm"], str(t.get("seed", "-")), _stage_seconds(t)] for t in timings]
+    return md_table(["stage", "arm", "seed", "seconds"], rows)
 
 
 def _stage_seconds(timing: dict[str, Any]) -> str:
