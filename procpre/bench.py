@@ -106,15 +106,7 @@ def bench_train(
     from accelerate import Accelerator
 
     from procpre.config import TrainConfig
-    from procpre.modeling import MaskedLMLoss, build_model
-    from procpre.train import (  # importing train flushes subnormals
-        _hf_model,
-        _optimizer_step,
-        build_optimizer,
-        check_precision,
-        compile_step,
-        lr_lambda,
-    )
+    from procpre.train import _hf_model, _optimizer_step, check_precision, prepare_training  # flushes subnormals
 
     config = TrainConfig(
         task=task.name,
@@ -127,13 +119,7 @@ def bench_train(
     ).validate()
     check_precision(mixed_precision, device)
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
-    model = build_model(model_size, task)
-    optimizer = build_optimizer(model.to(accelerator.device), config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    static_shapes = accelerator.device.type != "cpu"  # as the training loop decides
-    wrapped = MaskedLMLoss(model, static_shapes=static_shapes)
-    model, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
-    model = compile_step(model, compile_mode, static_shapes=static_shapes)
+    model, optimizer, scheduler = prepare_training(config, accelerator, None, task)
 
     def run(first: int, count: int) -> float:
         start = time.perf_counter()

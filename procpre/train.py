@@ -185,7 +185,7 @@ def train(
     full_task = config.build_task()
     state, resume_from = _starting_state(config, accelerator, save_dir, extra_meta or {})
     task = _current_task(config, state)
-    model, optimizer, scheduler = _prepare(config, accelerator, model, full_task)
+    model, optimizer, scheduler = prepare_training(config, accelerator, model, full_task)
     if resume_from is not None:
         accelerator.load_state(str(resume_from / TRAINING_STATE))
         accelerator.print(f"resumed from {resume_from} at step {state.step}")
@@ -315,10 +315,13 @@ def _starting_state(
     return state, resume_from
 
 
-def _prepare(
+def prepare_training(
     config: TrainConfig, accelerator: Accelerator, model: torch.nn.Module | None, task: Task
 ) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """The model wrapped in its masked loss, prepared (and compiled if asked), with its optimiser and schedule."""
+    """The model wrapped in its masked loss, prepared (and compiled if asked), with its optimiser and schedule.
+
+    `procpre bench train` times the step this returns, so a benchmark measures what training runs.
+    """
     if model is None:
         model = build_model(config.model_size, task, config.dropout, n_positions=task.length)
     if model.config.vocab_size < task.vocab_size or model.config.n_positions < task.length:
