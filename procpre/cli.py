@@ -548,7 +548,10 @@ def compare(
 @click.option("--arms", default=None, help="Pool only these arms (comma-separated), in this order.")
 @click.option("--baseline", default="scratch", show_default=True, help="The arm gains are measured against.")
 def pool(reports: tuple[str, ...], out_dir: str, arms: str | None, baseline: str) -> None:
-    """Pool the seeds of several `compare` reports (report.json or its folder) of one downstream setting."""
+    """Pool the seeds of several `compare` reports (report.json or its folder) of one downstream setting.
+
+    A `reproduce` report gives its comparison of the setting the other reports share.
+    """
     from procpre.pool import POOLED_MD, pool_reports
 
     names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None

@@ -1,7 +1,8 @@
 """Pool the seeds of several comparison reports into one table.
 
 Seeds of one downstream setting often arrive in separate calls (seeds 0-2 first, 3-4 when a verdict needs them);
-pooling their `report.json` files gives the mean ± std over all of them without retraining, and refuses
+pooling their `report.json` files (a `procpre reproduce` report contributes its comparison of that setting)
+gives the mean ± std over all of them without retraining, and refuses
 to mix reports whose downstream settings differ or that hold the same arm and seed twice.
 """
 
@@ -19,7 +20,8 @@ POOLED_MD = "pooled.md"
 NO_TRANSFER = "no recorded transfer (scratch, or a report from before runs recorded theirs)"
 
 
-def _load_report(path: Path) -> dict[str, Any]:
+def _load_reports(path: Path) -> list[dict[str, Any]]:
+    """The comparison report at `path`; a `procpre reproduce` report gives each of its comparisons."""
     file = path / "report.json" if path.is_dir() else path
     if not file.is_file():
         raise ConfigError(f"no comparison report at {file}: pass a report.json, or the folder `procpre compare` wrote")
@@ -27,10 +29,45 @@ def _load_report(path: Path) -> dict[str, Any]:
         report = json.loads(file.read_text())
     except json.JSONDecodeError as err:
         raise ConfigError(f"{file} is not valid JSON ({err}); pass the report.json `procpre compare` wrote") from None
-    if not isinstance(report, dict) or "runs" not in report or "downstream" not in report:
-        raise ConfigError(f"{file} is not a `procpre compare` report (it has no 'runs' and 'downstream')")
-    report["_file"] = str(file)
-    return report
+    if isinstance(report, dict) and isinstance(report.get("comparisons"), list):
+        found = [(c.get("task"), c.get("report")) for c in report["comparisons"] if isinstance(c, dict)]
+        if found and all(_is_comparison(r) for _, r in found):
+            return [{**r, "_file": f"{file} ({task})"} for task, r in found]
+    if not _is_comparison(report):
+        raise ConfigError(
+            f"{file} is neither a `procpre compare` nor a `procpre reproduce` report (it has no 'runs' and "
+            "'downstream', nor 'comparisons')"
+        )
+    return [{**report, "_file": str(file)}]
+
+
+def _is_comparison(report: Any) -> bool:
+    return isinstance(report, dict) and "runs" in report and "downstream" in report
+
+
+def _setting(report: dict[str, Any]) -> str:
+    return json.dumps(report["downstream"], sort_keys=True)
+
+
+def _common_setting(per_file: list[tuple[Path, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """One report list: a reproduce report's comparisons are narrowed to the downstream setting every file shares.
+
+    A reproduce report holds one comparison per downstream task; pooled beside a comparison of one of those
+    tasks, only that task's runs are seeds of the same setting.
+    """
+    if all(len(reports) == 1 for _, reports in per_file):
+        return [reports[0] for _, reports in per_file]  # _check_same_downstream explains a mismatch
+    common = set.intersection(*({_setting(r) for r in reports} for _, reports in per_file))
+    if len(common) != 1:
+        tasks = "; ".join(
+            f"{file}: {', '.join(str(r['downstream'].get('task')) for r in reports)}" for file, reports in per_file
+        )
+        why = "no downstream setting is in every one" if not common else "they share several downstream settings"
+        raise ConfigError(
+            f"cannot tell which comparisons to pool: {why} ({tasks}); pass one comparison's report.json "
+            "(a reproduce run's <out>/<task>/report.json) beside the reproduce report"
+        )
+    return [r for _, reports in per_file for r in reports if _setting(r) in common]
 
 
 def _check_same_downstream(reports: list[dict[str, Any]]) -> None:
@@ -90,7 +127,7 @@ def pool_reports(
     """Write pooled.md, pooled.json and final.png in `out` from the reports at `paths`; returns the JSON."""
     if not paths:
         raise ConfigError("give at least one report.json (or the folder holding it) to pool")
-    reports = [_load_report(Path(p)) for p in paths]
+    reports = _common_setting([(Path(p), _load_reports(Path(p))) for p in paths])
     _check_same_downstream(reports)
     runs = pool_runs(reports, arms)
     summary = summarise(runs)

@@ -109,3 +109,27 @@ def test_cli_pool_prints_the_table_and_errors_in_one_line(two_calls, tmp_path):
     assert "## Per seed" in result.output and "pooled report:" in result.output
     bad = CliRunner().invoke(main, ["pool", str(a), str(a), "--out", str(tmp_path / "q")])
     assert bad.exit_code != 0 and "Traceback" not in bad.output and "seed 0 is in both" in bad.output
+
+
+def test_a_reproduce_report_gives_its_comparison_of_the_shared_setting(two_calls, tmp_path):
+    a, b, _ = two_calls
+    seed_0 = json.loads((a / "report.json").read_text())
+    other_task = {**seed_0, "downstream": {**seed_0["downstream"], "task": "sorting_4"}}
+    reproduce = {
+        "finding": "2",
+        "comparisons": [
+            {"task": "sorting_4", "dir": "x", "report": other_task},
+            {"task": "forwardaddition_2", "dir": str(a), "report": seed_0},
+        ],
+    }
+    (tmp_path / "reproduce.json").write_text(json.dumps(reproduce))
+    pooled = pool_reports([tmp_path / "reproduce.json", b], tmp_path / "p")
+    stat = pooled["summary"]["scratch"]["metrics"]["published_accuracy"]
+    direct = pool_reports([a, b], tmp_path / "direct")["summary"]["scratch"]["metrics"]["published_accuracy"]
+    assert stat["values"] == direct["values"] and stat["n"] == 2
+    assert pooled["sources"] == [f"{tmp_path / 'reproduce.json'} (forwardaddition_2)", str(b / "report.json")]
+    with pytest.raises(ConfigError, match="share several downstream settings"):
+        pool_reports([tmp_path / "reproduce.json", tmp_path / "reproduce.json"], tmp_path / "q")
+    (tmp_path / "sorting.json").write_text(json.dumps({**other_task, "downstream": {"task": "sorting_9"}}))
+    with pytest.raises(ConfigError, match="no downstream setting is in every one.*forwardaddition_2"):
+        pool_reports([tmp_path / "reproduce.json", tmp_path / "sorting.json"], tmp_path / "r")
