@@ -389,6 +389,24 @@ def effects_table(rows: list[dict[str, Any]], baseline: str) -> str:
     return md_table(header, table)
 
 
+#: how the data-efficiency fraction reads
+EFFICIENCY_RULE = (
+    "Fraction of the baseline's downstream steps needed to reach its final validation loss "
+    "(< 1: fewer steps; '-': never reached)."
+)
+
+#: why the pretraining table shows two points of each run
+PRETRAINING_RULE = (
+    "Validation accuracy halfway through and at the end shows how far from converged the transferred model is."
+)
+
+#: where every figure of a report comes from
+SOURCES_NOTE = (
+    "Every number above is read from the runs' own files (`metrics.jsonl`, `test_metrics.json`, "
+    "`test_breakdown.json`, the final checkpoint's `procpre_run.json`; paths in report.json)."
+)
+
+
 def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict[str, Any]], out: Path) -> dict:
     """report.md, report.json, curves.png and final.png in `out`; returns the JSON content."""
     summary = summarise(runs)
@@ -447,24 +465,6 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     lines += ["", SOURCES_NOTE]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return report
-
-
-#: how the data-efficiency fraction reads
-EFFICIENCY_RULE = (
-    "Fraction of the baseline's downstream steps needed to reach its final validation loss "
-    "(< 1: fewer steps; '-': never reached)."
-)
-
-#: why the pretraining table shows two points of each run
-PRETRAINING_RULE = (
-    "Validation accuracy halfway through and at the end shows how far from converged the transferred model is."
-)
-
-#: where every figure of a report comes from
-SOURCES_NOTE = (
-    "Every number above is read from the runs' own files (`metrics.jsonl`, `test_metrics.json`, "
-    "`test_breakdown.json`, the final checkpoint's `procpre_run.json`; paths in report.json)."
-)
 
 
 def _hardware() -> dict[str, Any]:
