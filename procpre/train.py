@@ -205,6 +205,7 @@ def train(
         **(extra_meta or {}),
     }
     history: list[dict[str, Any]] = []
+    metrics_file = save_dir / METRICS_FILE
     stopped = "early_stopping" if _stopped_early(config, state) else "max_steps"  # resumed: nothing left to do
     last_saved = state.step if resume_from is not None else -1
     bar = tqdm(
@@ -245,7 +246,7 @@ def train(
                 if task.params.get("seq_length") is not None and config.curriculum.enabled:
                     record["curriculum_length"] = task.params["seq_length"]
                 history.append(record)
-                _log(accelerator, save_dir / METRICS_FILE, record)
+                _log(accelerator, metrics_file, record)
             bar.update(1)
             interrupted = _any(accelerator, stop.requested)
             if calls_left is not None:
