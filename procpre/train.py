@@ -196,27 +196,12 @@ def train(
 
     world, rank = accelerator.num_processes, accelerator.process_index
     samples_per_step = config.batch_size * config.gradient_accumulation_steps * world
-    meta_base = {
-        "stage": stage,
-        "config": config.as_dict(),
-        "num_parameters": count_parameters(_hf_model(accelerator, model)),
-        "world_size": world,
-        "versions": versions(),
-        **(extra_meta or {}),
-    }
+    meta_base = _run_meta(config, accelerator, model, stage, extra_meta or {})
     history: list[dict[str, Any]] = []
     metrics_file = save_dir / METRICS_FILE
     stopped = "early_stopping" if _stopped_early(config, state) else "max_steps"  # resumed: nothing left to do
     last_saved = state.step if resume_from is not None else -1
-    bar = tqdm(
-        total=config.max_steps,
-        initial=state.step,
-        disable=not accelerator.is_local_main_process,
-        desc=f"{stage} {task.name}",
-        unit="step",
-        mininterval=1.0,
-        dynamic_ncols=True,
-    )
+    bar = _progress_bar(config, accelerator, state, f"{stage} {task.name}")
     progress = _Progress(time.perf_counter(), state.tokens_seen, state.train_seconds)
     calls_left = max_steps_this_call
 
@@ -264,17 +249,52 @@ def train(
         _save(accelerator, model, config, state, save_dir, meta_base)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    final = _announce_and_push(config, accelerator, save_dir, state.step, stopped)
+    return TrainResult(save_dir, final, state, stopped, history)
+
+
+def _run_meta(
+    config: TrainConfig, accelerator: Accelerator, model: torch.nn.Module, stage: str, extra_meta: dict[str, Any]
+) -> dict[str, Any]:
+    """What every checkpoint's metadata file says about the run; `_save` adds the step and tokens seen."""
+    return {
+        "stage": stage,
+        "config": config.as_dict(),
+        "num_parameters": count_parameters(_hf_model(accelerator, model)),
+        "world_size": accelerator.num_processes,
+        "versions": versions(),
+        **extra_meta,
+    }
+
+
+def _progress_bar(config: TrainConfig, accelerator: Accelerator, state: LoopState, label: str) -> tqdm:
+    """Steps done of `max_steps` (a resumed run starts part-way), with the ETA; on the first local process only."""
+    return tqdm(
+        total=config.max_steps,
+        initial=state.step,
+        disable=not accelerator.is_local_main_process,
+        desc=label,
+        unit="step",
+        mininterval=1.0,
+        dynamic_ncols=True,
+    )
+
+
+def _announce_and_push(
+    config: TrainConfig, accelerator: Accelerator, save_dir: Path, step: int, stopped: str
+) -> Path | None:
+    """The run's last checkpoint: say where it is and how to load it, and push it if asked (not when interrupted)."""
     final = latest_checkpoint(save_dir)
     if accelerator.is_main_process and final is not None:
         accelerator.print(
-            f"{stopped} at step {state.step}; checkpoint: {final}\n"
+            f"{stopped} at step {step}; checkpoint: {final}\n"
             f"load it with: AutoModelForCausalLM.from_pretrained({str(final)!r})"
         )
         if config.push_to_hub and stopped != "interrupted":
             from procpre.hub import push_run
 
             push_run(save_dir, config.push_to_hub, private=config.hub_private)
-    return TrainResult(save_dir, final, state, stopped, history)
+    return final
 
 
 def _make_accelerator(config: TrainConfig, accelerator: Accelerator | None) -> Accelerator:
