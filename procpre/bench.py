@@ -150,22 +150,30 @@ def bench_train(
         "torch_threads": torch.get_num_threads(),
     }
     if accelerator.device.type == "cuda":
-        name = torch.cuda.get_device_name()
-        peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
-        result["gpu"] = name
-        try:
-            profiled = min(steps, 10)
-            kernels, operators = _device_time_ms(lambda: run(warmup + steps, profiled))
-            result["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
-            result["top_kernels_ms_per_step"] = _slowest(kernels, profiled)
-            result["top_operators_device_ms_per_step"] = _slowest(operators, profiled)
-        except RuntimeError as err:  # a diagnostic: the timing above stands without it
-            result["gpu_busy_error"] = str(err)
-        if peak:
+        profiled = min(steps, 10)
+        result.update(_gpu_figures(lambda: run(warmup + steps, profiled), profiled, peak_tflops))
+        if "peak_tflops" in result:
             positions = task.length - 1  # the model computes every position but the last (only a target)
             flops = train_flops_per_token(hf_model, positions) * batch_size * positions / step_s
-            result.update(peak_tflops=peak, achieved_tflops=flops / 1e12, mfu=flops / (peak * 1e12))
+            result.update(achieved_tflops=flops / 1e12, mfu=flops / (result["peak_tflops"] * 1e12))
     return result
+
+
+def _gpu_figures(profile_steps: Any, profiled: int, peak_tflops: float | None) -> dict[str, Any]:
+    """The GPU's name and peak, and its busy time per step over `profile_steps` (which runs `profiled` steps)."""
+    import torch
+
+    name = torch.cuda.get_device_name()
+    peak = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+    figures: dict[str, Any] = {"gpu": name, **({"peak_tflops": peak} if peak else {})}
+    try:
+        kernels, operators = _device_time_ms(profile_steps)
+        figures["gpu_busy_ms_per_step"] = sum(kernels.values()) / profiled
+        figures["top_kernels_ms_per_step"] = _slowest(kernels, profiled)
+        figures["top_operators_device_ms_per_step"] = _slowest(operators, profiled)
+    except RuntimeError as err:  # a diagnostic: the step timing stands without it
+        figures["gpu_busy_error"] = str(err)
+    return figures
 
 
 def _device_time_ms(work: Any) -> tuple[dict[str, float], dict[str, float]]:
