@@ -138,17 +138,7 @@ def export_dataset(
     """Generate and write every task as one config (named `names`, default the task names); see the module
     docstring for the layout. A downstream task's test split is its held-out test set, as a run scores it."""
     check_seed(seed)
-    for name, count in (("--num-samples", num_samples), ("--validation", validation), ("--test", test)):
-        if count < 0:
-            raise ExportError(f"{name} must be >= 0, got {count}")
-    if num_samples == 0:
-        raise ExportError("--num-samples must be >= 1")
-    for task in tasks:
-        if task.heldout_size and test > task.heldout_size:
-            raise ExportError(
-                f"--test {test} exceeds {task.name}'s held-out test set ({task.heldout_size} samples); "
-                f"lower --test or raise -p test_size"
-            )
+    _check_sizes(tasks, num_samples, validation, test)
     out = Path(out_dir)
     splits = {"train": num_samples, "validation": validation, "test": test}
     names = names or [None] * len(tasks)
@@ -160,18 +150,7 @@ def export_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        for spec in todo:
-            folder = staging / spec.name
-            folder.mkdir()
-            for split, count in spec.splits.items():
-                _write_split(spec, split, count, folder)
-        manifest = read_manifest(out) if out.exists() else {"configs": {}}
-        for spec in todo:
-            manifest["configs"][spec.name] = spec.manifest_entry()
-        manifest["command"] = command
-        all_specs = {name: entry for name, entry in sorted(manifest["configs"].items())}
-        (staging / "README.md").write_text(render_dataset_card(all_specs, command))
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _write_staged(staging, out, todo, command)
         if not out.exists():
             os.replace(staging, out)
         else:
@@ -183,6 +162,37 @@ def export_dataset(
         shutil.rmtree(staging, ignore_errors=True)
     result.written = [s.name for s in todo]
     return result
+
+
+def _check_sizes(tasks: list[Task], num_samples: int, validation: int, test: int) -> None:
+    """Refuse split sizes that cannot be written, before anything is generated."""
+    for name, count in (("--num-samples", num_samples), ("--validation", validation), ("--test", test)):
+        if count < 0:
+            raise ExportError(f"{name} must be >= 0, got {count}")
+    if num_samples == 0:
+        raise ExportError("--num-samples must be >= 1")
+    for task in tasks:
+        if task.heldout_size and test > task.heldout_size:
+            raise ExportError(
+                f"--test {test} exceeds {task.name}'s held-out test set ({task.heldout_size} samples); "
+                f"lower --test or raise -p test_size"
+            )
+
+
+def _write_staged(staging: Path, out: Path, todo: list[ConfigSpec], command: str | None) -> None:
+    """The new configs, and the manifest and card of `out` once they are in, written into `staging`."""
+    for spec in todo:
+        folder = staging / spec.name
+        folder.mkdir()
+        for split, count in spec.splits.items():
+            _write_split(spec, split, count, folder)
+    manifest = read_manifest(out) if out.exists() else {"configs": {}}
+    for spec in todo:
+        manifest["configs"][spec.name] = spec.manifest_entry()
+    manifest["command"] = command
+    all_specs = dict(sorted(manifest["configs"].items()))
+    (staging / "README.md").write_text(render_dataset_card(all_specs, command))
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def load_exported(out_dir: str | os.PathLike[str], config: str, split: str = "train", streaming: bool = False):
