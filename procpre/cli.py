@@ -550,7 +550,8 @@ def compare(
 def pool(reports: tuple[str, ...], out_dir: str, arms: str | None, baseline: str) -> None:
     """Pool the seeds of several `compare` reports (report.json or its folder) of one downstream setting.
 
-    A `reproduce` report gives its comparison of the setting the other reports share.
+    A `reproduce` report gives its comparison of the setting the other reports share; an earlier
+    pool (pooled.json or its folder) gives its runs, so a pool grows as new seeds arrive.
     """
     from procpre.pool import POOLED_MD, pool_reports
 

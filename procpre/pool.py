@@ -1,8 +1,8 @@
 """Pool the seeds of several comparison reports into one table.
 
 Seeds of one downstream setting often arrive in separate calls (seeds 0-2 first, 3-4 when a verdict needs them);
-pooling their `report.json` files (a `procpre reproduce` report contributes its comparison of that setting)
-gives the mean ± std over all of them without retraining, and refuses
+pooling their `report.json` files (a `procpre reproduce` report contributes its comparison of that setting, an
+earlier pool its runs) gives the mean ± std over all of them without retraining, and refuses
 to mix reports whose downstream settings differ or that hold the same arm and seed twice.
 """
 
@@ -21,10 +21,21 @@ NO_TRANSFER = "no recorded transfer (scratch, or a report from before runs recor
 
 
 def _load_reports(path: Path) -> list[dict[str, Any]]:
-    """The comparison report at `path`; a `procpre reproduce` report gives each of its comparisons."""
-    file = path / "report.json" if path.is_dir() else path
+    """The comparison report at `path`; a `procpre reproduce` report gives each of its comparisons.
+
+    A `procpre pool` result counts as a report too, so a pool grows as seeds arrive: pool it with the new
+    seeds' report (its runs keep the report they came from as their source).
+    """
+    file = path
+    if path.is_dir():
+        file = next(
+            (path / name for name in ("report.json", POOLED_JSON) if (path / name).is_file()), path / "report.json"
+        )
     if not file.is_file():
-        raise ConfigError(f"no comparison report at {file}: pass a report.json, or the folder `procpre compare` wrote")
+        raise ConfigError(
+            f"no comparison report at {file}: pass a report.json or {POOLED_JSON}, or the folder "
+            "`procpre compare` or `procpre pool` wrote"
+        )
     try:
         report = json.loads(file.read_text())
     except json.JSONDecodeError as err:
@@ -38,6 +49,8 @@ def _load_reports(path: Path) -> list[dict[str, Any]]:
             f"{file} is neither a `procpre compare` nor a `procpre reproduce` report (it has no 'runs' and "
             "'downstream', nor 'comparisons')"
         )
+    if "sources" in report and "title" not in report:  # an earlier pool
+        report = {**report, "title": "pooled: " + "; ".join(str(t) for t in report.get("titles", []))}
     return [{**report, "_file": str(file)}]
 
 
@@ -116,7 +129,7 @@ def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> l
                     "pool reports of different seeds, or choose arms with --arms"
                 )
             seen[key] = report["_file"]
-            runs.append({**run, "source": report["_file"]})
+            runs.append({**run, "source": run.get("source", report["_file"])})  # an earlier pool's runs keep theirs
     _check_same_start(runs)
     return sorted(runs, key=lambda r: (wanted.index(r["arm"]), r["seed"]))
 

@@ -133,3 +133,16 @@ def test_a_reproduce_report_gives_its_comparison_of_the_shared_setting(two_calls
     (tmp_path / "sorting.json").write_text(json.dumps({**other_task, "downstream": {"task": "sorting_9"}}))
     with pytest.raises(ConfigError, match="no downstream setting is in every one.*forwardaddition_2"):
         pool_reports([tmp_path / "reproduce.json", tmp_path / "sorting.json"], tmp_path / "r")
+
+
+def test_a_pool_grows_by_pooling_it_with_new_seeds(two_calls, tmp_path):
+    a, b, _ = two_calls
+    pool_reports([a], tmp_path / "first")
+    grown = pool_reports([tmp_path / "first", b], tmp_path / "grown")  # the folder `procpre pool` wrote
+    direct = pool_reports([a, b], tmp_path / "direct")
+    for arm in ("scratch", "sort"):
+        assert grown["summary"][arm]["metrics"] == direct["summary"][arm]["metrics"]
+    assert [r["source"] for r in grown["runs"]] == [r["source"] for r in direct["runs"]]  # each run's own report
+    assert "pooled: seeds [0]" in (tmp_path / "grown" / "pooled.md").read_text()
+    with pytest.raises(ConfigError, match=f"arm scratch seed 0 is in both {tmp_path / 'first' / 'pooled.json'}"):
+        pool_reports([tmp_path / "first", a], tmp_path / "twice")
