@@ -546,8 +546,8 @@ def compare(
 @click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--arms", default=None, help="Pool only these arms (comma-separated), in this order.")
-@click.option("--baseline", default="scratch", show_default=True, help="The arm gains are measured against.")
-def pool(reports: tuple[str, ...], out_dir: str, arms: str | None, baseline: str) -> None:
+@click.option("--baseline", default=None, help="The arm gains are measured against (default: scratch, if pooled).")
+def pool(reports: tuple[str, ...], out_dir: str, arms: str | None, baseline: str | None) -> None:
     """Pool the seeds of several `compare` reports (report.json or its folder) of one downstream setting.
 
     A `reproduce` report gives its comparison of the setting the other reports share; an earlier

@@ -135,9 +135,12 @@ def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> l
 
 
 def pool_reports(
-    paths: list[Path], out: Path, arms: list[str] | None = None, baseline: str | None = "scratch"
+    paths: list[Path], out: Path, arms: list[str] | None = None, baseline: str | None = None
 ) -> dict[str, Any]:
-    """Write pooled.md, pooled.json and final.png in `out` from the reports at `paths`; returns the JSON."""
+    """Write pooled.md, pooled.json and final.png in `out` from the reports at `paths`; returns the JSON.
+
+    Gains are measured against `baseline`, by default `scratch` where it is pooled (no gains without it).
+    """
     if not paths:
         raise ConfigError("give at least one report.json (or the folder holding it) to pool")
     reports = _common_setting([(Path(p), _load_reports(Path(p))) for p in paths])
@@ -145,7 +148,9 @@ def pool_reports(
     runs = pool_runs(reports, arms)
     summary = summarise(runs)
     paper = {arm: fig for report in reports for arm, fig in (report.get("paper") or {}).items() if arm in summary}
-    base = baseline if baseline in summary else None
+    if baseline is not None and baseline not in summary:
+        raise ConfigError(f"--baseline {baseline} is not a pooled arm; the pooled arms: {', '.join(summary)}")
+    base = baseline or ("scratch" if "scratch" in summary else None)
     effect_rows = effects(summary, paper, base) if base else []
     downstream = reports[0]["downstream"]
     out.mkdir(parents=True, exist_ok=True)

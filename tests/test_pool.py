@@ -78,6 +78,8 @@ def test_pooled_means_are_the_runs_own_numbers(two_calls):
     assert (root / "pooled" / "final.png").stat().st_size > 0
     only = pool_reports([a, b], root / "only", arms=["sort"])
     assert list(only["summary"]) == ["sort"] and only["effects"] == []
+    against_sort = pool_reports([a, b], root / "against-sort", baseline="sort")
+    assert [row["arm"] for row in against_sort["effects"]] == ["scratch"]
 
 
 def test_pooling_refuses_mixes_that_are_not_seeds_of_one_arm(two_calls, tmp_path):
@@ -98,6 +100,8 @@ def test_pooling_refuses_mixes_that_are_not_seeds_of_one_arm(two_calls, tmp_path
         pool_reports([a, tmp_path / "moved.json"], tmp_path / "y")
     with pytest.raises(ConfigError, match="no arm ecaa in these reports; their arms: scratch, sort"):
         pool_reports([a], tmp_path / "z", arms=["ecaa"])
+    with pytest.raises(ConfigError, match="--baseline scrach is not a pooled arm; the pooled arms: scratch, sort"):
+        pool_reports([a], tmp_path / "v", baseline="scrach")
     with pytest.raises(ConfigError, match="no comparison report at"):
         pool_reports([tmp_path / "nothing"], tmp_path / "w")
 
