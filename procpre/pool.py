@@ -96,17 +96,45 @@ def _check_same_downstream(reports: list[dict[str, Any]]) -> None:
             )
 
 
+def _pretrainings(report: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The pretrainings a report ran or reused, by (name, step): what they trained and how they validated."""
+    kept = ("task", "step", "tokens_seen", "metrics", "halfway_metrics")
+    return {
+        (t["arm"], t["step"]): {k: t.get(k) for k in kept}
+        for t in report.get("timings", [])
+        if t.get("stage") == "pretrain" and "step" in t
+    }
+
+
+def _start(run: dict[str, Any], pretrainings: dict[tuple[str, int], dict[str, Any]]) -> Any:
+    """What a run's transferred parts came from: per part, the pretraining its report recorded for that checkpoint.
+
+    A pretraining replayed into another folder (same recipe and seed) is the same model, and its recorded
+    validation metrics agree to the last digit; a checkpoint no pretraining record matches counts by its path.
+    """
+    if "start" in run:  # a run of an earlier pool
+        return run["start"]
+    plan = (run.get("transfer") or {}).get("plan") or {}
+    start = {}
+    for part, path in sorted(plan.items()):
+        folder = Path(str(path))
+        step = folder.name.removeprefix("checkpoint-")
+        key = (folder.parent.name, int(step)) if step.isdigit() else None
+        start[part] = pretrainings.get(key, str(path)) if key else str(path)
+    return start or None
+
+
 def _check_same_start(runs: list[dict[str, Any]]) -> None:
     """One arm name in two reports may hide two pretrained models: their runs must transfer from the same one."""
     first: dict[str, dict[str, Any]] = {}
     for run in runs:
-        plan = (run.get("transfer") or {}).get("plan")
         seen = first.setdefault(run["arm"], run)
-        seen_plan = (seen.get("transfer") or {}).get("plan")
-        if plan != seen_plan:
+        if run["start"] != seen["start"]:
+            seen_plan, plan = ((r.get("transfer") or {}).get("plan") for r in (seen, run))
             raise ConfigError(
                 f"arm {run['arm']} started from {seen_plan or NO_TRANSFER} in {seen['source']} but from "
-                f"{plan or NO_TRANSFER} in {run['source']}: these are different models under one name, not seeds "
+                f"{plan or NO_TRANSFER} in {run['source']}, and the reports' records of those pretrainings differ "
+                "(recipe, steps or validation metrics): these are different models under one name, not seeds "
                 "of one arm; pool them under --arms separately"
             )
 
@@ -121,6 +149,7 @@ def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> l
     seen: dict[tuple[str, int], str] = {}
     runs = []
     for report in reports:
+        pretrainings = _pretrainings(report)
         for run in (r for r in report["runs"] if r["arm"] in wanted):
             key = (run["arm"], run["seed"])
             if key in seen:
@@ -129,7 +158,8 @@ def pool_runs(reports: list[dict[str, Any]], arms: list[str] | None = None) -> l
                     "pool reports of different seeds, or choose arms with --arms"
                 )
             seen[key] = report["_file"]
-            runs.append({**run, "source": run.get("source", report["_file"])})  # an earlier pool's runs keep theirs
+            source = run.get("source", report["_file"])  # an earlier pool's runs keep theirs
+            runs.append({**run, "source": source, "start": _start(run, pretrainings)})
     _check_same_start(runs)
     return sorted(runs, key=lambda r: (wanted.index(r["arm"]), r["seed"]))
 

@@ -95,9 +95,21 @@ def test_pooling_refuses_mixes_that_are_not_seeds_of_one_arm(two_calls, tmp_path
     for run in moved["runs"]:
         if run["transfer"]:
             run["transfer"]["plan"] = {"attn": "elsewhere/sort/checkpoint-6"}
+    (tmp_path / "replayed.json").write_text(json.dumps(moved))  # the same pretraining, replayed elsewhere
+    assert (
+        pool_reports([a, tmp_path / "replayed.json"], tmp_path / "r")["summary"]["sort"]["metrics"]["steps"]["n"] == 2
+    )
+    pretraining = next(t for t in moved["timings"] if t["stage"] == "pretrain")
+    pretraining["metrics"]["loss"] += 1e-9  # ... but it validated differently: another model
     (tmp_path / "moved.json").write_text(json.dumps(moved))
-    with pytest.raises(ConfigError, match="different models under one name"):
+    with pytest.raises(ConfigError, match="records of those pretrainings differ.*different models under one name"):
         pool_reports([a, tmp_path / "moved.json"], tmp_path / "y")
+    for run in moved["runs"]:  # a checkpoint no pretraining record matches counts by its path
+        if run["transfer"]:
+            run["transfer"]["plan"] = {"attn": "elsewhere/other/checkpoint-6"}
+    (tmp_path / "unrecorded.json").write_text(json.dumps(moved))
+    with pytest.raises(ConfigError, match="different models under one name"):
+        pool_reports([a, tmp_path / "unrecorded.json"], tmp_path / "u")
     with pytest.raises(ConfigError, match="no arm ecaa in these reports; their arms: scratch, sort"):
         pool_reports([a], tmp_path / "z", arms=["ecaa"])
     with pytest.raises(ConfigError, match="--baseline scrach is not a pooled arm; the pooled arms: scratch, sort"):
