@@ -38,6 +38,12 @@ TRAINING_STATE = "training_state"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
+def checkpoint_step(name: str) -> int | None:
+    """The step of a `checkpoint-<step>` folder name; None for any other name."""
+    match = _CKPT.match(name)
+    return int(match.group(1)) if match else None
+
+
 class CheckpointError(FileNotFoundError):
     """No usable checkpoint where one was expected; the message says where we looked."""
 
@@ -58,7 +64,7 @@ def list_checkpoints(save_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(save_dir)
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
+    found = [(step, p) for p in root.iterdir() if p.is_dir() and (step := checkpoint_step(p.name)) is not None]
     return [p for _, p in sorted(found)]
 
 

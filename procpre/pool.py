@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from procpre.checkpoint import checkpoint_step
 from procpre.config import ConfigError
 from procpre.report import EFFECT_RULE, effects, effects_table, markdown_table, per_seed_table, plot_final, summarise
 
@@ -118,9 +119,8 @@ def _start(run: dict[str, Any], pretrainings: dict[tuple[str, int], dict[str, An
     start = {}
     for part, path in sorted(plan.items()):
         folder = Path(str(path))
-        step = folder.name.removeprefix("checkpoint-")
-        key = (folder.parent.name, int(step)) if step.isdigit() else None
-        start[part] = pretrainings.get(key, str(path)) if key else str(path)
+        step = checkpoint_step(folder.name)
+        start[part] = pretrainings.get((folder.parent.name, step), str(path)) if step is not None else str(path)
     return start or None
 
 
