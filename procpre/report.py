@@ -433,10 +433,19 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "plots": files + error_plot,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "report.md").write_text(_report_markdown(comparison, report, runs, baseline) + "\n")
+    return report
+
+
+def _report_markdown(comparison: Any, report: dict[str, Any], runs: list[dict[str, Any]], baseline: str | None) -> str:
+    """The Markdown report: every table is drawn from `report`, the JSON just written, so the two cannot disagree."""
+    summary, timings, means = report["summary"], report["timings"], report["breakdown"]
+    effect_rows, efficiency = report["effects"], report["data_efficiency"]
+    files = [f for f in report["plots"] if f != "errors.png"]
     lines = [
         f"# {comparison.title}",
         "",
-        _setup_line(comparison, hardware),
+        _setup_line(comparison, report["hardware"]),
         "",
         "## Test metrics (mean ± std over seeds; one seed: its value)",
         "",
@@ -445,7 +454,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     ]
     lines += ["## Arms: what each model started from", "", arms_table(runs), ""]
     if effect_rows:
-        lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline), ""]
+        lines += ["## Effect of pretraining", "", EFFECT_RULE, "", effects_table(effect_rows, baseline or ""), ""]
     if len(comparison.seeds) > 1:
         lines += ["## Per seed", "", per_seed_table(runs), ""]
     if means:
@@ -463,8 +472,7 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
     if comparison.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
     lines += ["", SOURCES_NOTE]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    return report
+    return "\n".join(lines)
 
 
 def _hardware() -> dict[str, Any]:
