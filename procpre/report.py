@@ -433,13 +433,13 @@ def write_report(comparison: Any, runs: list[dict[str, Any]], timings: list[dict
         "plots": files + error_plot,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(_report_markdown(comparison, report, runs, baseline) + "\n")
+    (out / "report.md").write_text(_report_markdown(comparison, report, baseline) + "\n")
     return report
 
 
-def _report_markdown(comparison: Any, report: dict[str, Any], runs: list[dict[str, Any]], baseline: str | None) -> str:
+def _report_markdown(comparison: Any, report: dict[str, Any], baseline: str | None) -> str:
     """The Markdown report: every table is drawn from `report`, the JSON just written, so the two cannot disagree."""
-    summary, timings, means = report["summary"], report["timings"], report["breakdown"]
+    summary, timings, means, runs = report["summary"], report["timings"], report["breakdown"], report["runs"]
     effect_rows, efficiency = report["effects"], report["data_efficiency"]
     files = [f for f in report["plots"] if f != "errors.png"]
     lines = [
