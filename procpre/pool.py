@@ -131,11 +131,11 @@ def _check_same_start(runs: list[dict[str, Any]]) -> None:
         seen = first.setdefault(run["arm"], run)
         if run["start"] != seen["start"]:
             seen_plan, plan = ((r.get("transfer") or {}).get("plan") for r in (seen, run))
+            differ = ", and the reports' records of those pretrainings differ (recipe, steps or validation metrics)"
             raise ConfigError(
                 f"arm {run['arm']} started from {seen_plan or NO_TRANSFER} in {seen['source']} but from "
-                f"{plan or NO_TRANSFER} in {run['source']}, and the reports' records of those pretrainings differ "
-                "(recipe, steps or validation metrics): these are different models under one name, not seeds "
-                "of one arm; pool them under --arms separately"
+                f"{plan or NO_TRANSFER} in {run['source']}{differ if seen_plan and plan else ''}: these are different "
+                "models under one name, not seeds of one arm; pool them under --arms separately"
             )
 
 

@@ -297,6 +297,9 @@ def breakdown_tables(means: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+ERRORS_PLOT = "errors.png"  # written by plot_breakdown, shown in its own report section
+
+
 def plot_breakdown(means: dict[str, dict[str, Any]], out: Path) -> list[str]:
     """errors.png: exact match per group, one panel per grouping, one line per arm ([] without groupings)."""
     if not means:
@@ -317,9 +320,9 @@ def plot_breakdown(means: dict[str, dict[str, Any]], out: Path) -> list[str]:
     axes[0][0].legend()
     fig.suptitle("where the errors are (mean over seeds)")
     fig.tight_layout()
-    fig.savefig(out / "errors.png", dpi=120)
+    fig.savefig(out / ERRORS_PLOT, dpi=120)
     plt.close(fig)
-    return ["errors.png"]
+    return [ERRORS_PLOT]
 
 
 EFFECT_RULE = (
@@ -441,7 +444,7 @@ def _report_markdown(comparison: Any, report: dict[str, Any], baseline: str | No
     """The Markdown report: every table is drawn from `report`, the JSON just written, so the two cannot disagree."""
     summary, timings, means, runs = report["summary"], report["timings"], report["breakdown"], report["runs"]
     effect_rows, efficiency = report["effects"], report["data_efficiency"]
-    files = [f for f in report["plots"] if f != "errors.png"]
+    curve_plots = [f for f in report["plots"] if f != ERRORS_PLOT]
     lines = [
         f"# {comparison.title}",
         "",
@@ -459,7 +462,7 @@ def _report_markdown(comparison: Any, report: dict[str, Any], baseline: str | No
         lines += ["## Per seed", "", per_seed_table(runs), ""]
     if means:
         lines += ["## Where the errors are (test exact match %, mean over seeds)", "", *breakdown_tables(means)]
-        lines += ["![errors.png](errors.png)", ""]
+        lines += [f"![{ERRORS_PLOT}]({ERRORS_PLOT})", ""]
     lines += ["## Token accounting", "", token_table(summary)]
     if efficiency:
         lines += ["", "## Data efficiency", "", EFFICIENCY_RULE, "", efficiency_table(efficiency)]
@@ -468,7 +471,7 @@ def _report_markdown(comparison: Any, report: dict[str, Any], baseline: str | No
         lines += ["", "## Pretraining (procedural stage, at transfer time)", "", PRETRAINING_RULE, ""]
         lines.append(pretraining_table(pretrainings))
     lines += ["", "## Wall time", "", wall_time_table(timings)]
-    lines += ["", *[f"![{f}]({f})" for f in files]]
+    lines += ["", *[f"![{f}]({f})" for f in curve_plots]]
     if comparison.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in comparison.notes]]
     lines += ["", SOURCES_NOTE]
