@@ -203,7 +203,7 @@ def train(
     last_saved = state.step if resume_from is not None else -1
     bar = _progress_bar(config, accelerator, state, f"{stage} {task.name}")
     progress = _Progress(time.perf_counter(), state.tokens_seen, state.train_seconds)
-    calls_left = max_steps_this_call
+    stop_at = None if max_steps_this_call is None else state.step + max_steps_this_call
 
     with _StopFlag() as stop:
         model.train()
@@ -214,29 +214,16 @@ def train(
             state.step += 1
             state.tokens_seen += samples_per_step * task.length
             state.train_seconds = progress.train_seconds()
-            record: dict[str, Any] = {}
-            if state.step % config.log_every_steps == 0 or state.step == config.max_steps:
-                step_loss = _sum(accelerator, float(loss_sum)) / max(scored, 1.0)  # the only sync of a step
-                rate = progress.tokens_per_s(state.tokens_seen)
-                record.update(train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=rate)
-                bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{rate:,.0f}")
-            if state.step % config.eval_every_steps == 0 or state.step == config.max_steps:
-                metrics = _evaluate(config, accelerator, model, task)
-                record.update({f"val_{k}": v for k, v in metrics.items()})
-                task = _after_eval(config, state, metrics)
-                if _stopped_early(config, state):
-                    stopped = "early_stopping"
+            record, task = _step_record(config, accelerator, model, scheduler, progress, state, task, loss_sum, scored)
             if record:
-                record.update(step=state.step, tokens_seen=state.tokens_seen)
-                if task.params.get("seq_length") is not None and config.curriculum.enabled:
-                    record["curriculum_length"] = task.params["seq_length"]
+                if "train_loss" in record:
+                    bar.set_postfix(loss=f"{record['train_loss']:.4f}", tok_s=f"{record['tokens_per_s']:,.0f}")
                 history.append(record)
                 _log(accelerator, metrics_file, record)
+            if _stopped_early(config, state):
+                stopped = "early_stopping"
             bar.update(1)
-            interrupted = _any(accelerator, stop.requested)
-            if calls_left is not None:
-                calls_left -= 1
-                interrupted = interrupted or calls_left <= 0
+            interrupted = _any(accelerator, stop.requested) or (stop_at is not None and state.step >= stop_at)
             due = state.step % config.save_every_steps == 0 or state.step == config.max_steps
             if due or interrupted or stopped == "early_stopping":
                 _save(accelerator, model, config, state, save_dir, meta_base)
@@ -251,6 +238,39 @@ def train(
     accelerator.end_training()
     final = _announce_and_push(config, accelerator, save_dir, state.step, stopped)
     return TrainResult(save_dir, final, state, stopped, history)
+
+
+def _step_record(
+    config: TrainConfig,
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    progress: _Progress,
+    state: LoopState,
+    task: Task,
+    loss_sum: torch.Tensor,
+    scored: float,
+) -> tuple[dict[str, Any], Task]:
+    """The step's metrics record (empty on a step that neither logs nor evaluates), and the task to go on with.
+
+    Logging is a step's only host-device sync; an evaluation may lengthen the curriculum's task.
+    """
+    record: dict[str, Any] = {}
+    last = state.step == config.max_steps
+    if state.step % config.log_every_steps == 0 or last:
+        step_loss = _sum(accelerator, float(loss_sum)) / max(scored, 1.0)
+        record.update(
+            train_loss=step_loss, lr=scheduler.get_last_lr()[0], tokens_per_s=progress.tokens_per_s(state.tokens_seen)
+        )
+    if state.step % config.eval_every_steps == 0 or last:
+        metrics = _evaluate(config, accelerator, model, task)
+        record.update({f"val_{k}": v for k, v in metrics.items()})
+        task = _after_eval(config, state, metrics)
+    if record:
+        record.update(step=state.step, tokens_seen=state.tokens_seen)
+        if task.params.get("seq_length") is not None and config.curriculum.enabled:
+            record["curriculum_length"] = task.params["seq_length"]
+    return record, task
 
 
 def _run_meta(
