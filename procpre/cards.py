@@ -60,16 +60,11 @@ def render_dataset_card(configs: dict[str, dict[str, Any]], command: str | None,
     )
 
 
-def render_model_card(meta: dict[str, Any], load_path: str = ".") -> str:
-    """Card of a checkpoint: YAML metadata (tags, model-index with the metrics) and a usage snippet."""
-    config = meta["config"]
-    task = meta["task"]
-    task_name = task["task"]
-    task_params = {k: v for k, v in task.items() if k != "task"}
-    layers, heads, width = (int(x) for x in config["model_size"].split("_"))
-    metrics = {k: float(v) for k, v in (meta.get("metrics") or {}).items()}
+def _card_metadata(meta: dict[str, Any], task_params: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
+    """The card's YAML header: Hub tags, and a model-index entry with the checkpoint's validation metrics."""
+    config, task_name = meta["config"], meta["task"]["task"]
     stage = meta.get("stage", "pretraining")
-    header = {
+    return {
         "library_name": "transformers",
         "license": "apache-2.0",
         "pipeline_tag": "text-generation",
@@ -96,12 +91,22 @@ def render_model_card(meta: dict[str, Any], load_path: str = ".") -> str:
             }
         ],
     }
+
+
+def render_model_card(meta: dict[str, Any], load_path: str = ".") -> str:
+    """Card of a checkpoint: YAML metadata (tags, model-index with the metrics) and a usage snippet."""
+    config = meta["config"]
+    task_name = meta["task"]["task"]
+    task_params = {k: v for k, v in meta["task"].items() if k != "task"}
+    metrics = {k: float(v) for k, v in (meta.get("metrics") or {}).items()}
+    layers, heads, width = (int(x) for x in config["model_size"].split("_"))
+    stage = meta.get("stage", "pretraining")
     transfer = meta.get("transfer")
     return (
         _environment()
         .get_template("model_card.md.j2")
         .render(
-            yaml_header=_yaml(header),
+            yaml_header=_yaml(_card_metadata(meta, task_params, metrics)),
             title=f"procpre {task_name} {'downstream' if stage == 'downstream' else 'procedural pretraining'}",
             model_size=config["model_size"],
             layers=layers,
