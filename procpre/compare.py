@@ -445,14 +445,19 @@ def run_comparison(
                 from procpre.hub import push_run
 
                 push_run(config.save_dir, f"{push_to_hub}-{comparison.downstream['task']}-{arm.name}-seed{seed}")
-    for timing in timings:  # stages that ran in a worker: their own wall time, not "reused"
+    _use_measured(timings, measured)
+    if push_to_hub and push_shared:
+        push_shared_runs([comparison], out, root, push_to_hub)
+    return write_report(comparison, runs, timings, out)
+
+
+def _use_measured(timings: list[dict[str, Any]], measured: dict) -> None:
+    """Stages that ran in a worker process: their own wall time there, not "reused" from the call's view."""
+    for timing in timings:
         key = (timing["stage"], timing["arm"], timing.get("seed"))
         if key in measured:
             timing.pop("reused", None)
             timing.update(_stage_time(measured[key], timing["loop_seconds"]))
-    if push_to_hub and push_shared:
-        push_shared_runs([comparison], out, root, push_to_hub)
-    return write_report(comparison, runs, timings, out)
 
 
 def run_comparisons(
