@@ -202,16 +202,17 @@ class TrainConfig:
             raise ConfigError(f"'dropout' must be in [0, 1), got {self.dropout}")
         if not self.lr > 0:
             raise ConfigError(f"'lr' must be > 0, got {self.lr}")
-        if self.lr_schedule not in SCHEDULES:
-            raise ConfigError(f"'lr_schedule' must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"'min_lr_ratio' must be in [0, 1], got {self.min_lr_ratio}")
         if self.warmup_steps < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("'warmup_steps', 'weight_decay' and 'grad_clip' must be >= 0")
-        if self.mixed_precision not in PRECISIONS:
-            raise ConfigError(f"'mixed_precision' must be one of {', '.join(PRECISIONS)}, got {self.mixed_precision!r}")
-        if self.torch_compile not in COMPILE_MODES:
-            raise ConfigError(f"'torch_compile' must be one of {', '.join(COMPILE_MODES)}, got {self.torch_compile!r}")
+        for name, allowed in (
+            ("lr_schedule", SCHEDULES),
+            ("mixed_precision", PRECISIONS),
+            ("torch_compile", COMPILE_MODES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"'{name}' must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for tracker in self.report_to:
             if tracker not in TRACKERS:
                 raise ConfigError(f"'report_to' entries must be among {', '.join(TRACKERS)}, got {tracker!r}")
@@ -222,14 +223,15 @@ class TrainConfig:
         if self.seed < 0:
             raise ConfigError(f"'seed' must be >= 0, got {self.seed}")
         if self.curriculum.enabled:
-            full = int(self.build_task().params.get("seq_length", 0))
-            if not full:
-                raise ConfigError(f"'use_curriculum' needs a task with 'seq_length'; {self.task} has none")
-            if not 1 <= self.curriculum.start_length <= full or self.curriculum.step < 1:
-                raise ConfigError(
-                    f"'curriculum_start_length' must be in [1, seq_length={full}] and 'curriculum_step' >= 1"
-                )
+            self._check_curriculum()
         return self
+
+    def _check_curriculum(self) -> None:
+        full = int(self.build_task().params.get("seq_length", 0))
+        if not full:
+            raise ConfigError(f"'use_curriculum' needs a task with 'seq_length'; {self.task} has none")
+        if not 1 <= self.curriculum.start_length <= full or self.curriculum.step < 1:
+            raise ConfigError(f"'curriculum_start_length' must be in [1, seq_length={full}] and 'curriculum_step' >= 1")
 
 
 _SIZE = re.compile(r"^(\d+)_(\d+)_(\d+)$")
