@@ -188,6 +188,7 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
             "tokens_seen": meta.get("tokens_seen", 0),
             "metrics": meta.get("metrics", {}),
             "halfway_metrics": validation_at(read_history(save_dir), meta["step"] // 2),
+            "torch_threads": meta.get("torch_threads"),  # a CPU retrain matches it only at this count
         }
     )
     return str(checkpoint)

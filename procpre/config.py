@@ -92,6 +92,7 @@ RESULT_NEUTRAL_KEYS = frozenset(
         "hub_private",
         "eval_batch_size",
         "torch_compile",
+        "torch_threads",  # CPU rounding differs with the thread count: resuming under another one warns (train)
     }
 )
 
@@ -129,6 +130,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     mixed_precision: str = "no"
     torch_compile: str = "no"  # one of COMPILE_MODES; GPU: fixed shapes, one graph (reduce-overhead: CUDA graphs)
+    # CPU threads of this training (None: the process's, which `--jobs` workers share out). A CPU's float sums
+    # depend on the thread count, so only a pinned count gives the same model from every call of a recipe.
+    torch_threads: int | None = None
     seed: int = 0
     eval_every_steps: int = 100
     eval_samples: int = 512
@@ -220,6 +224,8 @@ class TrainConfig:
             raise ConfigError(f"'patience' must be >= 1 evaluations (or absent), got {self.patience}")
         if self.save_total_limit is not None and self.save_total_limit < 1:
             raise ConfigError(f"'save_total_limit' must be >= 1 (or absent), got {self.save_total_limit}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ConfigError(f"'torch_threads' must be >= 1 (or absent: the process's), got {self.torch_threads}")
         if self.seed < 0:
             raise ConfigError(f"'seed' must be >= 0, got {self.seed}")
         if self.curriculum.enabled:

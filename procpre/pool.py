@@ -131,7 +131,10 @@ def _check_same_start(runs: list[dict[str, Any]]) -> None:
         seen = first.setdefault(run["arm"], run)
         if run["start"] != seen["start"]:
             seen_plan, plan = ((r.get("transfer") or {}).get("plan") for r in (seen, run))
-            differ = ", and the reports' records of those pretrainings differ (recipe, steps or validation metrics)"
+            differ = (
+                ", and the reports' records of those pretrainings differ (recipe, steps or validation metrics; "
+                "a CPU retrain of one recipe and seed is the same model only at the same torch_threads)"
+            )
             raise ConfigError(
                 f"arm {run['arm']} started from {seen_plan or NO_TRANSFER} in {seen['source']} but from "
                 f"{plan or NO_TRANSFER} in {run['source']}{differ if seen_plan and plan else ''}: these are different "

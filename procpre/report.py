@@ -400,7 +400,8 @@ EFFICIENCY_RULE = (
 
 #: why the pretraining table shows two points of each run
 PRETRAINING_RULE = (
-    "Validation accuracy halfway through and at the end shows how far from converged the transferred model is."
+    "Validation accuracy halfway through and at the end shows how far from converged the transferred model is; "
+    "threads are the torch CPU threads it trained with (a CPU retrain gives the same model only at the same count)."
 )
 
 #: where every figure of a report comes from
@@ -527,9 +528,10 @@ def pretraining_table(pretrainings: list[dict[str, Any]]) -> str:
                 f"{m.get('accuracy', float('nan')):.4f}",
                 halfway,
                 f"{m.get('loss', float('nan')):.4f}",
+                str(t.get("torch_threads") or "-"),
             ]
         )
-    header = ["name", "task", "steps", "tokens", "val accuracy", "val accuracy halfway (step)", "val loss"]
+    header = ["name", "task", "steps", "tokens", "val accuracy", "val accuracy halfway (step)", "val loss", "threads"]
     return md_table(header, rows)
 
 

@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ from procpre.checkpoint import (
     check_same_run,
     latest_checkpoint,
     publish,
+    read_run_meta,
     read_trainer_state,
     staging_dir,
     transfer_sources,
@@ -179,6 +181,30 @@ def train(
 
     `max_steps_this_call` stops early as if interrupted (tests of resume use it).
     """
+    with cpu_threads(config.torch_threads):
+        return _train(config, model, accelerator, stage, extra_meta, max_steps_this_call)
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run with `count` torch CPU threads (None: leave them), then give the process its own count back."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    config: TrainConfig,
+    model: torch.nn.Module | None,
+    accelerator: Accelerator | None,
+    stage: str,
+    extra_meta: dict[str, Any] | None,
+    max_steps_this_call: int | None,
+) -> TrainResult:
     accelerator = _make_accelerator(config, accelerator)
     set_seed(config.seed)
     save_dir = Path(config.save_dir)
@@ -282,6 +308,7 @@ def _run_meta(
         "config": config.as_dict(),
         "num_parameters": count_parameters(_hf_model(accelerator, model)),
         "world_size": accelerator.num_processes,
+        "torch_threads": torch.get_num_threads(),  # CPU float sums depend on it (see TrainConfig.torch_threads)
         "versions": versions(),
         **extra_meta,
     }
@@ -349,11 +376,23 @@ def _starting_state(
     if resume_from is not None:
         check_same_run(resume_from, config, transfer_sources(extra_meta))
         state = LoopState(**read_trainer_state(resume_from))
+        _warn_on_other_threads(accelerator, resume_from)
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
     if config.curriculum.enabled and state.curriculum_length is None:
         state.curriculum_length = config.curriculum.start_length
     return state, resume_from
+
+
+def _warn_on_other_threads(accelerator: Accelerator, checkpoint: Path) -> None:
+    """A CPU run resumed under another thread count goes on correctly, but not bit for bit as it would have."""
+    recorded = read_run_meta(checkpoint).get("torch_threads")
+    now = torch.get_num_threads()
+    if accelerator.device.type == "cpu" and recorded is not None and recorded != now:
+        accelerator.print(
+            f"warning: resuming with {now} torch threads; {checkpoint.name} was trained with {recorded}, and CPU "
+            f"float sums differ with the thread count: set torch_threads: {recorded} to continue exactly"
+        )
 
 
 def prepare_training(

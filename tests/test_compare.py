@@ -14,6 +14,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from procpre.checkpoint import RUN_META
 from procpre.cli import main
 from procpre.compare import parse_comparison, run_comparison, select_arms
 from procpre.config import ConfigError
@@ -122,6 +123,9 @@ def test_compare_end_to_end_numbers_come_from_the_runs(tmp_path):
     evals = [json.loads(line) for line in (out / "pretrain" / "sort" / "metrics.jsonl").read_text().splitlines()]
     at = {r["step"]: r["val_accuracy"] for r in evals if "val_accuracy" in r}
     assert f"| {at[10]:.4f} | {at[5]:.4f} (5) |" in markdown
+    # and the CPU threads it trained with, from its checkpoint's metadata (a CPU retrain matches only at that count)
+    threads = json.loads((out / "pretrain" / "sort" / "checkpoint-10" / RUN_META).read_text())["torch_threads"]
+    assert threads >= 1 and f"(5) | {evals[-1]['val_loss']:.4f} | {threads} |" in markdown
     assert summary["sort-substitutive"]["semantic_tokens"] < summary["scratch"]["semantic_tokens"]
     card = (out / "runs" / "sort" / "seed-0" / "checkpoint-12" / "README.md").read_text()
     assert "transferred from" in card

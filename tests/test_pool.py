@@ -102,7 +102,9 @@ def test_pooling_refuses_mixes_that_are_not_seeds_of_one_arm(two_calls, tmp_path
     pretraining = next(t for t in moved["timings"] if t["stage"] == "pretrain")
     pretraining["metrics"]["loss"] += 1e-9  # ... but it validated differently: another model
     (tmp_path / "moved.json").write_text(json.dumps(moved))
-    with pytest.raises(ConfigError, match="records of those pretrainings differ.*different models under one name"):
+    with pytest.raises(
+        ConfigError, match="records of those pretrainings differ.*same torch_threads.*different models under one name"
+    ):
         pool_reports([a, tmp_path / "moved.json"], tmp_path / "y")
     for run in moved["runs"]:  # a checkpoint no pretraining record matches counts by its path
         if run["transfer"]:

@@ -134,6 +134,31 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path: Path, 
     assert resumed.state.last_metrics == pytest.approx(straight.state.last_metrics, rel=1e-5)
 
 
+def test_pinned_cpu_threads_give_one_model_whatever_threads_the_process_has(tmp_path: Path) -> None:
+    """A pool of N workers gives each cores/N threads, and CPU float sums change with the count: pinning it
+    makes a recipe's model independent of `--jobs` (and of the machine's cores)."""
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_thread = train(tiny(tmp_path / "one"))
+        torch.set_num_threads(2)
+        pinned = train(tiny(tmp_path / "pinned", torch_threads=1))
+        assert torch.get_num_threads() == 2  # the process gets its own count back
+    finally:
+        torch.set_num_threads(previous)
+    assert max_abs_diff(weights(one_thread.checkpoint), weights(pinned.checkpoint)) == 0.0
+    meta = json.loads((pinned.checkpoint / RUN_META).read_text())
+    assert meta["torch_threads"] == 1 and meta["config"]["torch_threads"] == 1
+
+
+def test_resume_under_another_thread_count_goes_on_and_warns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    train(tiny(tmp_path, torch_threads=1), max_steps_this_call=10)
+    capsys.readouterr()
+    resumed = train(tiny(tmp_path, torch_threads=2, resume=True))
+    assert resumed.stopped == "max_steps" and resumed.state.step == 20
+    assert "checkpoint-10 was trained with 1" in capsys.readouterr().out
+
+
 def test_a_run_killed_past_its_last_checkpoint_logs_each_step_once(tmp_path: Path) -> None:
     """A hard kill leaves records past the last checkpoint; the resumed run trains those steps again."""
     straight = train(tiny(tmp_path / "a", save_every_steps=8))
@@ -426,6 +451,7 @@ def test_push_to_an_unreachable_endpoint_fails_cleanly(tmp_path: Path, monkeypat
         (["--batch_size", "many"], "'batch_size' must be of type int"),
         (["--config", "no/such/recipe.yaml"], "config file no/such/recipe.yaml does not exist"),
         (["--torch_compile", "fast"], "'torch_compile' must be one of no, default, reduce-overhead"),
+        (["--torch_threads", "0"], "'torch_threads' must be >= 1"),
         pytest.param(
             ["--mixed_precision", "fp16"],
             "'mixed_precision' fp16 needs a GPU",
@@ -440,6 +466,7 @@ def test_push_to_an_unreachable_endpoint_fails_cleanly(tmp_path: Path, monkeypat
         "bad-type",
         "missing-config",
         "compile-mode",
+        "no-threads",
         "fp16-on-cpu",
     ],
 )
