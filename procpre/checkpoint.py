@@ -126,8 +126,10 @@ def transfer_sources(meta: dict[str, Any]) -> dict[str, str]:
     return (meta.get("transfer") or {}).get("plan", {})
 
 
-def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sources: dict[str, str]) -> None:
+def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sources: dict[str, str]) -> dict[str, Any]:
     """Refuse to resume or reuse `checkpoint` for `config` if they are different runs (never mix two recipes).
+
+    Returns the checkpoint's run metadata, read for the check.
 
     `sources` (component -> checkpoint; empty when nothing is transferred) must give the same weights the run
     transferred; the `pretrained` path itself may differ (a copied or moved checkpoint is the same source).
@@ -148,6 +150,7 @@ def check_same_run(checkpoint: str | os.PathLike[str], config: TrainConfig, sour
             f"{Path(checkpoint).parent} holds a run with other settings ({'; '.join(reasons)}); "
             "use the settings it was made with to resume or reuse it, or a new save_dir/--out for the new run"
         )
+    return meta
 
 
 def read_trainer_state(path: str | os.PathLike[str]) -> dict[str, Any]:

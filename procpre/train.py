@@ -34,7 +34,6 @@ from procpre.checkpoint import (
     check_same_run,
     latest_checkpoint,
     publish,
-    read_run_meta,
     read_trainer_state,
     staging_dir,
     transfer_sources,
@@ -374,9 +373,9 @@ def _starting_state(
     state = LoopState()
     resume_from = latest_checkpoint(save_dir) if config.resume else None
     if resume_from is not None:
-        check_same_run(resume_from, config, transfer_sources(extra_meta))
+        meta = check_same_run(resume_from, config, transfer_sources(extra_meta))
         state = LoopState(**read_trainer_state(resume_from))
-        _warn_on_other_threads(accelerator, resume_from)
+        _warn_on_other_threads(accelerator, resume_from.name, meta.get("torch_threads"))
     elif config.resume:
         accelerator.print(f"resume: no checkpoint-<step> folder in {save_dir}; starting from step 0")
     if config.curriculum.enabled and state.curriculum_length is None:
@@ -384,13 +383,12 @@ def _starting_state(
     return state, resume_from
 
 
-def _warn_on_other_threads(accelerator: Accelerator, checkpoint: Path) -> None:
+def _warn_on_other_threads(accelerator: Accelerator, checkpoint: str, recorded: int | None) -> None:
     """A CPU run resumed under another thread count goes on correctly, but not bit for bit as it would have."""
-    recorded = read_run_meta(checkpoint).get("torch_threads")
     now = torch.get_num_threads()
     if accelerator.device.type == "cpu" and recorded is not None and recorded != now:
         accelerator.print(
-            f"warning: resuming with {now} torch threads; {checkpoint.name} was trained with {recorded}, and CPU "
+            f"warning: resuming with {now} torch threads; {checkpoint} was trained with {recorded}, and CPU "
             f"float sums differ with the thread count: set torch_threads: {recorded} to continue exactly"
         )
 
