@@ -46,7 +46,7 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
     running: dict[Future, Job] = {}
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads, os.getpid()))
-    with pool, _workers_stop_on_sigterm():
+    with pool, _workers_stop_on_signals():
         try:
             while waiting or running:
                 # only as many submitted as there are workers: the executor queues extra calls where a stop
@@ -70,8 +70,12 @@ def run_jobs(jobs: list[Job], workers: int) -> dict[Hashable, float]:
 
 
 @contextlib.contextmanager
-def _workers_stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM to this process (a scheduler, `kill`) stops every training as Ctrl-C does: each saves first."""
+def _workers_stop_on_signals() -> Iterator[None]:
+    """SIGINT or SIGTERM to this process alone stops every training as Ctrl-C to the whole group does: each saves.
+
+    A scheduler, a container runtime or `kill` signals only this process; its workers must be told. A second
+    signal must not interrupt the wait for their checkpoints.
+    """
 
     stopping = False
 
@@ -79,18 +83,19 @@ def _workers_stop_on_sigterm() -> Iterator[None]:
         nonlocal stopping
         for worker in multiprocessing.active_children():
             worker.terminate()  # SIGTERM: a training saves a checkpoint and stops
-        if not stopping:  # a second SIGTERM must not interrupt the wait for the workers' checkpoints
+        if not stopping:
             stopping = True
             raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 _PARENT: int | None = None  # in a worker: the pid of the process that runs the pool

@@ -45,10 +45,11 @@ def test_a_failing_job_raises_its_error_and_bad_graphs_are_refused(tmp_path: Pat
         run_jobs([Job("x", stamp, (tmp_path / "x", 0.0), needs=("nope",))], workers=2)
 
 
-def test_sigterm_stops_the_running_jobs_and_starts_no_waiting_one(tmp_path: Path) -> None:
-    """Three 60 s jobs on two workers, SIGTERM once they run: both save and stop, the third never starts
-    (an executor that had it queued would hand it to the first worker that stopped), and a second SIGTERM
-    while the pool waits for them does not hang it."""
+@pytest.mark.parametrize("first", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_pool_alone_stops_running_jobs_starts_no_waiting_one(tmp_path: Path, first: str) -> None:
+    """Three 60 s jobs on two workers; once they run, a signal to this process alone (a scheduler, `kill`, not
+    Ctrl-C to the whole group): both save and stop, the third never starts (an executor that had it queued
+    would hand it to the first worker that stopped), and a SIGTERM while the pool waits for them does not hang it."""
     import os
     import signal
     import threading
@@ -60,7 +61,7 @@ def test_sigterm_stops_the_running_jobs_and_starts_no_waiting_one(tmp_path: Path
         deadline = time.time() + 60
         while not all(p.with_suffix(".started").exists() for p in paths[:2]) and time.time() < deadline:
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), getattr(signal, first))
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGTERM)
 
