@@ -175,9 +175,9 @@ def pretrain_once(name: str, recipe: dict[str, Any], root: Path, seed: int, log:
     checkpoint = latest_checkpoint(save_dir)
     if checkpoint is None:
         raise ConfigError(f"pretraining {name!r} produced no checkpoint in {save_dir}")
-    meta = read_run_meta(checkpoint)
     if any(t["stage"] == "pretrain" and t["arm"] == name for t in log):
         return str(checkpoint)  # already run or reused by an earlier arm of this comparison: report it once
+    meta = read_run_meta(checkpoint)
     log.append(
         {
             "stage": "pretrain",
