@@ -1,7 +1,9 @@
 """Transfer parts of procedurally pretrained GPT-2s into a downstream model.
 
 Components (SPEC.md): `attn` (attn.c_attn, attn.c_proj), `ffn` (mlp), `ln` (ln_1,
-ln_2, ln_f), `embed` (wte, wpe, lm_head), `everything`. Token embeddings are never
+ln_2, ln_f), `embed` (wte, wpe, lm_head), `everything`; `pos` names the position
+embeddings (wpe) alone, so they can travel without the token embeddings (`embed` is
+`pos` plus the token rows). Token embeddings are never
 copied across vocabularies as they are: `average` sets every row to the mean
 pretrained embedding, `retain` copies them (vocabularies must match),
 `partial_matching` copies the overlapping rows and averages the rest. Position
@@ -22,8 +24,10 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
-COMPONENTS = ("attn", "ffn", "ln", "embed")
+COMPONENTS = ("attn", "ffn", "ln", "embed", "pos")
 ALL = "everything"
+# `embed` as a user names it: the token rows (wte, lm_head; internally "embed") and the positions.
+GROUPS = {"embed": ("embed", "pos")}
 EMBEDDING_STRATEGIES = ("average", "retain", "partial_matching")
 
 
@@ -39,13 +43,15 @@ def component_of(name: str) -> str | None:
         return "ffn"
     if ".ln_1." in name or ".ln_2." in name or "ln_f." in name:
         return "ln"
-    if "wte." in name or "wpe." in name or name.startswith("lm_head."):
+    if "wpe." in name:
+        return "pos"
+    if "wte." in name or name.startswith("lm_head."):
         return "embed"
     return None
 
 
 def parse_components(spec: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    """`"attn,ffn"` -> ["attn", "ffn"]; `everything` expands; unknown names are an error."""
+    """`"attn,ffn"` -> ["attn", "ffn"]; `everything` and `embed` (tokens + `pos`) expand; unknown names are an error."""
     if spec is None:
         return []
     items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s and s.strip()]
@@ -54,8 +60,7 @@ def parse_components(spec: str | list[str] | tuple[str, ...] | None) -> list[str
         if item == ALL:
             out.extend(c for c in COMPONENTS if c not in out)
         elif item in COMPONENTS:
-            if item not in out:
-                out.append(item)
+            out.extend(c for c in GROUPS.get(item, (item,)) if c not in out)
         elif item in ("none", ""):
             continue
         else:
@@ -214,17 +219,18 @@ def transfer(
     for component in sources:
         if component not in COMPONENTS:
             raise TransferError(f"unknown component {component!r}; choose from {', '.join((*COMPONENTS, ALL))}")
+    sources = {c: source for component, source in sources.items() for c in parse_components(component)}
     report = TransferReport({c: s.name for c, s in sources.items()}, embedding_init)
     params = dict(target.named_parameters())
     for component, source in sources.items():
-        if component != "embed":
+        if component not in ("embed", "pos"):
             _check_architecture(source, target, component)
     for name, param in params.items():
         component = component_of(name)
         source = sources.get(component) if component else None
         if source is None:
             continue
-        if component == "embed":
+        if component in ("embed", "pos"):
             copied = _transfer_embedding(name, param, source, embedding_init, report)
         else:
             value = source.state.get(name)

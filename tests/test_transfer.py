@@ -37,7 +37,7 @@ def _params(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
-@pytest.mark.parametrize("components", [["attn"], ["ffn"], ["ln"], ["attn", "ffn", "ln"]])
+@pytest.mark.parametrize("components", [["attn"], ["ffn"], ["ln"], ["pos"], ["attn", "ffn", "ln"], ["attn", "ln", "pos"]])
 def test_each_component_copies_exactly_its_tensors(tmp_path, components):
     source_model = _checkpoint(tmp_path / "src", 0)
     target = _target()
@@ -46,7 +46,7 @@ def test_each_component_copies_exactly_its_tensors(tmp_path, components):
     source = dict(source_model.named_parameters())
     for name, param in target.named_parameters():
         if component_of(name) in components:
-            assert torch.equal(param, source[name]), name
+            assert torch.equal(param, source[name][: param.shape[0]]), name  # wpe: the target's first positions
         else:
             assert torch.equal(param, before[name]), name
     assert set(report.copied) == set(components)
@@ -73,6 +73,18 @@ def test_embedding_strategies(tmp_path, strategy):
     # positions: the source has 13 >= the target's 9 (or 13): copied
     n = target.transformer.wpe.weight.shape[0]
     assert torch.equal(target.transformer.wpe.weight, source_model.transformer.wpe.weight[:n])
+
+
+def test_pos_copies_positions_and_leaves_token_embeddings_fresh(tmp_path):
+    source_model = _checkpoint(tmp_path / "src", 0)
+    target = _target()
+    fresh_wte = target.transformer.wte.weight.detach().clone()
+    report = transfer(target, {"attn": load_source(tmp_path / "src"), "pos": load_source(tmp_path / "src")})
+    n = target.transformer.wpe.weight.shape[0]
+    assert torch.equal(target.transformer.wpe.weight, source_model.transformer.wpe.weight[:n])
+    assert torch.equal(target.transformer.wte.weight, fresh_wte)
+    assert report.copied["pos"] == target.transformer.wpe.weight.numel() and "embed" not in report.copied
+    assert report.summary().endswith("embeddings: fresh")
 
 
 def test_retain_refuses_different_vocabularies(tmp_path):
@@ -136,6 +148,8 @@ def test_release_pth_loads(tmp_path):
 def test_everything_expands_and_unknown_components_fail():
     assert parse_components("everything") == list(COMPONENTS)
     assert parse_components("attn, ffn") == ["attn", "ffn"]
+    assert parse_components("embed") == ["embed", "pos"]  # SPEC's embed: token rows and positions
+    assert parse_components("pos,embed") == ["pos", "embed"]
     with pytest.raises(TransferError, match="unknown component 'mlp'"):
         parse_components("attn,mlp")
 
