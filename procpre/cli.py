@@ -368,7 +368,12 @@ def _echo_test(result: Any) -> None:
 @click.option("--task", "task_name", default=None, help="Downstream task id, e.g. condattendstream_30.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML recipe (release keys work).")
 @click.option("--pretrained", default=None, help="Checkpoint folder, Hub repo id or release .pth to transfer from.")
-@click.option("--transfer", "components", default=None, help="Components: attn,ffn,ln,embed (tokens + positions), pos (positions alone) or everything.")
+@click.option(
+    "--transfer",
+    "components",
+    default=None,
+    help="Components: attn,ffn,ln,embed (tokens + positions), pos (positions alone) or everything.",
+)
 @click.option("--embedding-init", default=None, type=click.Choice(["average", "retain", "partial_matching"]))
 @click.option("--freeze", default=None, help="Components to freeze.")
 @click.option(

@@ -37,7 +37,9 @@ def _params(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
-@pytest.mark.parametrize("components", [["attn"], ["ffn"], ["ln"], ["pos"], ["attn", "ffn", "ln"], ["attn", "ln", "pos"]])
+@pytest.mark.parametrize(
+    "components", [["attn"], ["ffn"], ["ln"], ["pos"], ["attn", "ffn", "ln"], ["attn", "ln", "pos"]]
+)
 def test_each_component_copies_exactly_its_tensors(tmp_path, components):
     source_model = _checkpoint(tmp_path / "src", 0)
     target = _target()
