@@ -219,18 +219,18 @@ def transfer(
     for component in sources:
         if component not in COMPONENTS:
             raise TransferError(f"unknown component {component!r}; choose from {', '.join((*COMPONENTS, ALL))}")
-    sources = {c: source for component, source in sources.items() for c in parse_components(component)}
+    sources = {c: source for component, source in sources.items() for c in GROUPS.get(component, (component,))}
     report = TransferReport({c: s.name for c, s in sources.items()}, embedding_init)
     params = dict(target.named_parameters())
     for component, source in sources.items():
-        if component not in ("embed", "pos"):
+        if component not in GROUPS["embed"]:
             _check_architecture(source, target, component)
     for name, param in params.items():
         component = component_of(name)
         source = sources.get(component) if component else None
         if source is None:
             continue
-        if component in ("embed", "pos"):
+        if component in GROUPS["embed"]:
             copied = _transfer_embedding(name, param, source, embedding_init, report)
         else:
             value = source.state.get(name)
